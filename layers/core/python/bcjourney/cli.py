@@ -1,0 +1,146 @@
+"""The command line: `bcjourney run | generate | query | evaluate` (see README and the contract)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _bar_factory():
+    try:
+        from tqdm import tqdm
+    except ImportError:  # the CLI works without the [local] extra, only without bars
+        return None
+    return tqdm
+
+
+def cmd_run(args) -> int:
+    from .local.runner import run
+
+    tqdm = _bar_factory()
+    bars: dict = {}
+
+    def progress(stage: str, advance: int, total: int | None) -> None:
+        if tqdm is None or args.quiet:
+            return
+        if stage not in bars:
+            label = {"files": "files ingested", "rows": "rows read", "days": "days matched"}[stage]
+            bars[stage] = tqdm(total=total, desc=label, unit=" rows" if stage == "rows" else "",
+                               leave=False, file=sys.stderr, unit_scale=stage == "rows")
+        bars[stage].update(advance)
+
+    try:
+        summary = run(Path(args.landing), Path(args.lake), progress=progress)
+    finally:
+        for bar in bars.values():
+            bar.close()
+    print(_format_summary(summary, Path(args.lake)))
+    if summary.failed:
+        print(f"\nerror: {len(summary.failed)} file(s) could not be ingested:", file=sys.stderr)
+        for failure in summary.failed:
+            print(f"  {failure['key']}: {failure['error']}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _format_summary(summary, lake: Path) -> str:
+    lines = [f"{'file':<52} {'rows':>9} {'curated':>9} {'merged':>7} {'quarantined':>11}"]
+    for f in summary.files:
+        lines.append(f"{f['key'][:52]:<52} {f['rows_in']:>9,} {f['curated']:>9,} {f['merged_duplicates']:>7,} "
+                     f"{f['quarantined']:>11,}")
+    total = {k: sum(f[k] for f in summary.files) for k in ("rows_in", "curated", "merged_duplicates", "quarantined")}
+    lines.append(f"{'total':<52} {total['rows_in']:>9,} {total['curated']:>9,} {total['merged_duplicates']:>7,} "
+                 f"{total['quarantined']:>11,}")
+    rules: dict[str, int] = {}
+    for f in summary.files:
+        for rule, n in f["quarantined_by_rule"].items():
+            rules[rule] = rules.get(rule, 0) + n
+    if rules:
+        lines.append("quarantined by rule: " + ", ".join(f"{r} {n:,}" for r, n in sorted(rules.items())))
+    share = f" ({summary.linked / summary.registrations:.1%})" if summary.registrations else ""
+    lines.append(f"registrations linked: {summary.linked:,} of {summary.registrations:,}{share} "
+                 f"over {len(summary.days)} day partitions")
+    if summary.skipped:
+        lines.append(f"skipped (not a landing key): {', '.join(summary.skipped[:5])}"
+                     + (" ..." if len(summary.skipped) > 5 else ""))
+    lines.append(f"wall time: {summary.seconds:.1f} s")
+    lines.append(f"unified dataset: {lake / 'unified' / 'journeys'}/dt=*/  (query: bcjourney query --lake {lake} "
+                 f"athena_queries/<file>.sql)")
+    return "\n".join(lines)
+
+
+def cmd_generate(args) -> int:
+    from .generate import generate
+
+    tqdm = _bar_factory()
+    total = args.days * args.per_day
+    bar = tqdm(total=total, desc="rows generated", unit_scale=True, file=sys.stderr, leave=False) if tqdm else None
+    summary = generate(Path(args.out), days=args.days, per_day=args.per_day, seed=args.seed,
+                       progress=bar.update if bar else None)
+    if bar:
+        bar.close()
+    for name, value in summary.items():
+        print(f"{name}: {value}")
+    return 0
+
+
+def cmd_query(args) -> int:
+    from .analysis.local_sql import run_query_file
+
+    import pandas as pd
+
+    result = run_query_file(Path(args.lake), Path(args.sql))
+    with pd.option_context("display.max_rows", args.max_rows, "display.width", 200, "display.max_columns", 50):
+        print(result.to_string(index=False, max_rows=args.max_rows))
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from .evaluation import evaluate_lake
+
+    print(evaluate_lake(Path(args.lake), Path(args.truth)).format())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bcjourney", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="ingest every landing file, match, write unified/journeys")
+    run.add_argument("--landing", required=True, help="landing folder (conversions/, broker/<partner>/, reference/)")
+    run.add_argument("--lake", required=True, help="lake folder to write (created if missing)")
+    run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.set_defaults(func=cmd_run)
+
+    gen = sub.add_parser("generate", help="realistic synthetic landing data with truth.csv")
+    gen.add_argument("--out", required=True)
+    gen.add_argument("--days", type=int, default=7)
+    gen.add_argument("--per-day", type=int, default=1700)
+    gen.add_argument("--seed", type=int, default=42)
+    gen.set_defaults(func=cmd_generate)
+
+    query = sub.add_parser("query", help="run an athena_queries/ file locally (DuckDB), as Athena would")
+    query.add_argument("--lake", required=True)
+    query.add_argument("sql")
+    query.add_argument("--max-rows", type=int, default=60)
+    query.set_defaults(func=cmd_query)
+
+    evaluate = sub.add_parser("evaluate", help="precision, recall and calibration of the links against truth")
+    evaluate.add_argument("--lake", required=True)
+    evaluate.add_argument("--truth", required=True)
+    evaluate.set_defaults(func=cmd_evaluate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (FileNotFoundError, NotADirectoryError, PermissionError, ValueError, RuntimeError) as exc:
+        print(f"bcjourney {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Ingest: read a landing file, validate and normalize its rows, write curated Parquet and quarantine."""

@@ -1,0 +1,58 @@
+"""Normalize a chunk of conversion (click) rows: pure pandas, no I/O."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ..normalize import countries, timestamps, values
+from .rules import Verdicts
+
+
+def normalize_conversions(frame: pd.DataFrame, now: pd.Timestamp | None = None) -> tuple[pd.DataFrame, Verdicts]:
+    """`frame` holds the contract's raw string columns; returns curated columns for every row plus verdicts."""
+    verdicts = Verdicts(frame.index)
+    conversion_id, id_ok = values.parse_int(frame["id"])
+    verdicts.reject(~id_ok, "invalid_id", "id")
+
+    converted_at, ts_reason = timestamps.parse_timestamps(frame["created_at"], now=now)
+    verdicts.reject(ts_reason.notna(), "invalid_timestamp", "created_at")
+
+    is_mobile, mobile_ok = values.parse_bool(frame["is_mobile"])
+    verdicts.reject(~mobile_ok, "invalid_is_mobile", "is_mobile")
+
+    category = frame["measurement_category"].fillna("").str.strip()
+    verdicts.reject(~values.is_measurement_category(category), "suspicious_text", "measurement_category")
+
+    ui_element = frame["ui_element"].fillna("").str.strip()
+    verdicts.reject(values.is_suspicious_text(ui_element), "suspicious_text", "ui_element")
+
+    session_id, session_ok = values.parse_int(frame["session_id"])
+    verdicts.flag(~session_ok, "session_id_invalid")
+
+    country_name = frame["country_name"].fillna("").str.strip()
+    verdicts.reject(values.is_suspicious_text(country_name, allow_quotes=True), "suspicious_text", "country_name")
+    country_code = countries.resolve_countries(country_name)
+    blank = countries.is_blank_country(country_name)
+    verdicts.flag(blank, "country_blank")
+    verdicts.flag(~blank & country_code.isna(), "country_unresolved")
+
+    curated = pd.DataFrame(
+        {
+            "conversion_id": conversion_id,
+            "session_id": session_id.where(session_ok),
+            "country_name": country_name.where(~blank),
+            "country_code": country_code,
+            "is_mobile": is_mobile,
+            "ui_element": ui_element.where(ui_element != ""),
+            "measurement_category": category,
+            "converted_at": converted_at,
+        },
+        index=frame.index,
+    )
+    return curated, verdicts
+
+
+def drop_duplicate_ids(curated: pd.DataFrame) -> pd.DataFrame:
+    """One row per conversion id: the earliest line wins, so the choice is deterministic."""
+    ordered = curated.sort_values(["conversion_id", "source_file", "source_line"], kind="stable")
+    return ordered.drop_duplicates("conversion_id", keep="first").sort_values(["source_file", "source_line"])

@@ -1,0 +1,212 @@
+"""Ingest one landing object: stream it, normalize chunk by chunk, write curated parts and quarantine,
+then compact each touched day partition (deduplicating conversion ids) and write the batch's quality report.
+
+This is the whole of the ingest Lambda's work; the handler only adapts the S3 event to this call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from .. import layout, schema
+from ..frames import to_table
+from ..progress import report_rows
+from ..storage import Storage
+from . import reader
+from .conversions import drop_duplicate_ids, normalize_conversions
+from .mapping import normalize_mapping
+from .quality import QualityReport
+from .registrations import normalize_registrations
+from .rules import Verdicts
+from .sources import BROKER, CONVERSIONS, REFERENCE, HeaderMismatch, LandingObject, canonical_header, classify_key
+
+logger = logging.getLogger(__name__)
+
+
+class FileRejected(RuntimeError):
+    """The whole file was rejected (unreadable, empty, unknown header); it is in quarantine and must be fixed."""
+
+
+@dataclass
+class IngestResult:
+    key: str
+    source: str
+    batch_id: str
+    report: QualityReport
+    days: list[str] = field(default_factory=list)  # day partitions written
+
+
+def batch_id_for(key: str) -> str:
+    """Deterministic per landing key: re-ingesting (or re-uploading) a key replaces its earlier output."""
+    digest = hashlib.sha1(key.encode()).hexdigest()[:12]
+    return f"{key.split('/')[0]}-{digest}"
+
+
+def ingest_object(landing: Storage, key: str, lake: Storage, *, now: pd.Timestamp | None = None,
+                  chunk_rows: int = reader.CHUNK_ROWS) -> IngestResult:
+    obj = classify_key(key)
+    batch_id = batch_id_for(key)
+    now = now or pd.Timestamp.now(tz="UTC").tz_localize(None).floor("ms")
+    report = QualityReport(key=key, source=obj.source, batch_id=batch_id, started_at=now.isoformat())
+    writer = _BatchWriter(lake, obj, batch_id, now)
+    writer.forget_earlier_output()
+
+    try:
+        with landing.open_read(key) as stream:
+            fmt, chunks = reader.read_chunks(stream, chunk_rows)
+            report.file_format = {"compressed": fmt.compressed, "encoding": fmt.encoding,
+                                  "delimiter": fmt.delimiter, "bom": fmt.has_bom}
+            for chunk in chunks:
+                _ingest_chunk(chunk, obj, writer, report, now)
+                report_rows(len(chunk.rows) + len(chunk.malformed))
+    except (reader.UnreadableFile, HeaderMismatch) as exc:
+        writer.reject_file(str(exc), landing)
+        report.file_rejected = str(exc)
+        writer.write_report(report)
+        raise FileRejected(f"{key}: {exc}") from exc
+
+    days = writer.finish(report)
+    report.check_balance()
+    writer.write_report(report)
+    return IngestResult(key=key, source=obj.source, batch_id=batch_id, report=report, days=days)
+
+
+def _ingest_chunk(chunk: reader.RawChunk, obj: LandingObject, writer: "_BatchWriter",
+                  report: QualityReport, now: pd.Timestamp) -> None:
+    names = canonical_header(chunk.header, obj.contract)
+    report.rows_in += len(chunk.rows) + len(chunk.malformed)
+    for line, raw, reason in chunk.malformed:
+        writer.quarantine_rows(pd.DataFrame({"source_line": [line], "raw_line": [raw], "rule": ["malformed_line"],
+                                             "column_name": [None], "value": [reason]}))
+        report.count_quarantined("malformed_line", 1)
+    if not chunk.rows:
+        return
+
+    frame = pd.DataFrame(chunk.rows, columns=names, dtype="string")
+    frame = frame.loc[:, ~frame.columns.duplicated()]
+    lines = pd.Series(chunk.lines, index=frame.index, dtype="int64")
+    raw = pd.Series(chunk.raw, index=frame.index, dtype="string")
+
+    normalizer = {CONVERSIONS.kind: normalize_conversions, BROKER.kind: normalize_registrations}.get(obj.contract.kind)
+    curated, verdicts = normalizer(frame, now=now) if normalizer else normalize_mapping(frame)
+
+    rejected = ~verdicts.accepted
+    if rejected.any():
+        bad = verdicts.rule[rejected].index
+        values = [frame.at[i, c] if c in frame.columns else None for i, c in zip(bad, verdicts.column[bad])]
+        writer.quarantine_rows(pd.DataFrame({"source_line": lines[bad].to_numpy(), "raw_line": raw[bad].to_numpy(),
+                                             "rule": verdicts.rule[bad].to_numpy(),
+                                             "column_name": verdicts.column[bad].to_numpy(), "value": values}))
+        for rule, count in Counter(verdicts.rule[bad]).items():
+            report.count_quarantined(rule, count)
+
+    kept = curated[verdicts.accepted].copy()
+    if obj.contract is not REFERENCE:
+        kept["quality_flags"] = verdicts.flags[verdicts.accepted].replace("", None)
+        kept["source_file"] = obj.key
+        kept["source_line"] = lines[verdicts.accepted]
+        kept["batch_id"] = writer.batch_id
+        report.count_flags(verdicts.flags[verdicts.accepted])
+    writer.curate(kept)
+
+
+class _BatchWriter:
+    """Where one batch's rows go in the lake. Curated rows are written in parts per day partition and
+    compacted at the end into one file per partition named after the batch, so a re-run replaces it."""
+
+    def __init__(self, lake: Storage, obj: LandingObject, batch_id: str, now: pd.Timestamp):
+        self.lake, self.obj, self.batch_id, self.now = lake, obj, batch_id, now
+        self.parts: dict[str, list[str]] = {}
+        self.quarantine_parts: list[pd.DataFrame] = []
+        self.mapping_frames: list[pd.DataFrame] = []
+        kind = obj.contract.kind
+        self.prefix = {CONVERSIONS.kind: layout.CURATED_CONVERSIONS,
+                       BROKER.kind: f"{layout.CURATED_REGISTRATIONS}partner={obj.partner}/",
+                       REFERENCE.kind: layout.CURATED_PAGE_CATEGORIES}[kind]
+        self.schema = {CONVERSIONS.kind: schema.CURATED_CONVERSIONS, BROKER.kind: schema.CURATED_REGISTRATIONS,
+                       REFERENCE.kind: schema.PAGE_CATEGORIES}[kind]
+        self.time_column = {CONVERSIONS.kind: "converted_at", BROKER.kind: "registered_at"}.get(kind)
+        self.quarantine_prefix = f"{layout.QUARANTINE}source={obj.source}/"
+
+    def forget_earlier_output(self) -> None:
+        """A re-ingested key replaces what its earlier run wrote, wherever that went."""
+        if self.time_column is None:
+            return
+        stale = [k for k in self.lake.list_keys(self.prefix) + self.lake.list_keys(self.quarantine_prefix)
+                 if k.rsplit("/", 1)[-1].startswith(self.batch_id)]
+        self.lake.delete(stale)
+
+    def curate(self, frame: pd.DataFrame) -> None:
+        if self.time_column is None:
+            self.mapping_frames.append(frame)
+            return
+        days = frame[self.time_column].dt.strftime("%Y-%m-%d")
+        for day, rows in frame.groupby(days, sort=True):
+            key = f"{self.prefix}dt={day}/{self.batch_id}.part{len(self.parts.get(day, [])):05d}.parquet"
+            self.lake.write_parquet(key, to_table(rows, self.schema))
+            self.parts.setdefault(day, []).append(key)
+
+    def quarantine_rows(self, rows: pd.DataFrame) -> None:
+        self.quarantine_parts.append(rows)
+
+    def reject_file(self, reason: str, landing: Storage) -> None:
+        try:
+            with landing.open_read(self.obj.key) as stream:
+                head = stream.read(500).decode("utf-8", errors="replace")
+        except Exception:  # the reason we are here may be that it cannot be read at all
+            head = ""
+        self.quarantine_parts = [pd.DataFrame({"source_line": [0], "raw_line": [head], "rule": ["file_rejected"],
+                                               "column_name": [None], "value": [reason]})]
+        for keys in self.parts.values():
+            self.lake.delete(keys)
+        self.parts = {}
+        self._write_quarantine()
+
+    def finish(self, report: QualityReport) -> list[str]:
+        self._write_quarantine()
+        if self.time_column is None:
+            mapping = pd.concat(self.mapping_frames) if self.mapping_frames else pd.DataFrame(
+                columns=self.schema.names)
+            self.lake.write_parquet(f"{self.prefix}page_category_mapping.parquet", to_table(mapping, self.schema))
+            report.curated = len(mapping)
+            report.null_rates = _null_rates(mapping)
+            return []
+        null_counts: Counter = Counter()
+        for day, keys in sorted(self.parts.items()):
+            frame = self.lake.read_parquet(keys, self.schema)
+            if self.obj.contract is CONVERSIONS:
+                before = len(frame)
+                frame = drop_duplicate_ids(frame)
+                report.merged_duplicates += before - len(frame)
+            self.lake.write_parquet(f"{self.prefix}dt={day}/{self.batch_id}.parquet", to_table(frame, self.schema))
+            self.lake.delete(keys)
+            report.curated += len(frame)
+            null_counts.update(frame.isna().sum().to_dict())
+        report.null_rates = {c: round(n / report.curated, 6) for c, n in null_counts.items()} if report.curated else {}
+        return sorted(self.parts)
+
+    def _write_quarantine(self) -> None:
+        if not self.quarantine_parts:
+            return
+        rows = pd.concat(self.quarantine_parts, ignore_index=True)
+        rows.insert(0, "source", self.obj.source)
+        rows.insert(1, "source_file", self.obj.key)
+        rows["batch_id"] = self.batch_id
+        rows["quarantined_at"] = self.now
+        day = self.now.strftime("%Y-%m-%d")
+        self.lake.write_parquet(f"{self.quarantine_prefix}dt={day}/{self.batch_id}.parquet",
+                                to_table(rows, schema.QUARANTINE))
+        self.quarantine_parts = []
+
+    def write_report(self, report: QualityReport) -> None:
+        report.finished_at = pd.Timestamp.now(tz="UTC").isoformat()
+        self.lake.write_bytes(f"{layout.REPORTS}{self.obj.source}/{self.batch_id}.json", report.to_json().encode())
+
+
+def _null_rates(frame: pd.DataFrame) -> dict[str, float]:
+    return {c: round(float(v), 6) for c, v in frame.isna().mean().items()} if len(frame) else {}

@@ -1,0 +1,112 @@
+"""`bcjourney run`: every landing file through the ingest handler as its S3 upload would be, then the match
+handler for every affected day, as the state machine would map it."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+from ..ingest.sources import UnknownLandingKey, classify_key
+from ..progress import listening
+from .events import file_etag, match_day_event, s3_object_created_event
+from .handlers import LocalLambdaContext, load_handler_module
+
+LANDING_BUCKET = "bcjourney-local-landing"
+
+
+@dataclass
+class RunSummary:
+    files: list[dict] = field(default_factory=list)
+    failed: list[dict] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    days: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def registrations(self) -> int:
+        return sum(d["registrations"] for d in self.days)
+
+    @property
+    def linked(self) -> int:
+        return sum(d["linked"] for d in self.days)
+
+
+def landing_keys(landing: Path) -> tuple[list[str], list[str]]:
+    """(keys the pipeline handles, other files found and skipped), sorted."""
+    keys, skipped = [], []
+    for path in sorted(p for p in landing.rglob("*") if p.is_file()):
+        key = path.relative_to(landing).as_posix()
+        try:
+            classify_key(key)
+            keys.append(key)
+        except UnknownLandingKey:
+            skipped.append(key)
+    return keys, skipped
+
+
+@contextmanager
+def local_environment(landing: Path, lake: Path) -> Iterator[None]:
+    """The environment the handlers read, pointing at folders instead of buckets; restored afterwards."""
+    values = {
+        "LAKE_URI": str(lake),
+        "BCJOURNEY_BUCKET_ROOTS": json.dumps({LANDING_BUCKET: str(landing)}),
+        "MATCH_STATE_MACHINE_ARN": "",
+        "POWERTOOLS_SERVICE_NAME": "bcjourney-local",
+        "POWERTOOLS_METRICS_NAMESPACE": "bcjourney",
+        "POWERTOOLS_METRICS_DISABLED": "true",  # no EMF blobs on a terminal
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_LOG_LEVEL": os.environ.get("BCJOURNEY_LOG_LEVEL", "WARNING"),
+    }
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def run(landing: Path, lake: Path, *, progress: Callable[[str, int, int | None], None] | None = None) -> RunSummary:
+    """Ingest every landing file, then match every affected day. `progress(stage, advance, total)`."""
+    landing, lake = Path(landing).resolve(), Path(lake).resolve()
+    if not landing.is_dir():
+        raise FileNotFoundError(f"landing folder {landing} does not exist")
+    lake.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    summary = RunSummary()
+    keys, summary.skipped = landing_keys(landing)
+    notify = progress or (lambda stage, advance, total: None)
+
+    with local_environment(landing, lake):
+        ingest = load_handler_module("ingest")
+        match = load_handler_module("match")
+        days: set[str] = set()
+        notify("files", 0, len(keys))
+        with listening(lambda rows: notify("rows", rows, None)):
+            for number, key in enumerate(keys):
+                path = landing / key
+                event = s3_object_created_event(LANDING_BUCKET, key, path.stat().st_size, file_etag(path), number)
+                try:
+                    result = ingest.lambda_handler(event, LocalLambdaContext("bcjourney-ingest"))
+                except Exception as exc:  # on AWS this goes to the dead-letter queue; here it is reported
+                    summary.failed.append({"key": key, "error": f"{type(exc).__name__}: {exc}"})
+                else:
+                    summary.files.extend(result["batches"])
+                    days.update(result["match_days"])
+                notify("files", 1, len(keys))
+
+        match_days = sorted(days)
+        notify("days", 0, len(match_days))
+        for day in match_days:
+            summary.days.append(match.lambda_handler(match_day_event(day), LocalLambdaContext("bcjourney-match")))
+            notify("days", 1, len(match_days))
+    summary.seconds = time.monotonic() - started
+    return summary

@@ -1,0 +1,62 @@
+"""Small typed fields: booleans, scores, ids, and the text checks that keep payloads out of the lake."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+_TRUE = {"1", "true", "t", "yes", "y"}
+_FALSE = {"0", "false", "f", "no", "n"}
+
+# The page mapping's shape: 01xxxxxx/02xxxxxx/03xxxxxx with lower-case letters
+MEASUREMENT_CATEGORY_SHAPE = r"01[a-z]{6}/02[a-z]{6}/03[a-z]{6}"
+
+# Signs of an injection attempt or markup: code fragments (SQL, script, spreadsheet formula) ...
+_PAYLOAD = re.compile(
+    r"""(?:/\*|\*/|--|\bsleep\s*\(|pg_sleep|waitfor\W|\bselect\W|\bunion\W|\bdbms_|extractvalue|"""
+    r"""\bconvert\s*\(|\bcast\s*\(|md5\s*\(|hashbytes|<\s*/?\s*script|^\s*[=+@])""",
+    re.IGNORECASE,
+)
+# ... and characters no ui element or category name carries (names such as "Cote D'ivoire" may carry quotes)
+_CODE_CHARACTERS = re.compile(r"""['"`\\;<>{}]""")
+# A spreadsheet's error values, left in exports
+SPREADSHEET_ERRORS = {"#REF!", "#N/A", "#VALUE!", "#DIV/0!", "#NAME?", "#NUM!", "#NULL!"}
+
+
+def parse_bool(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """(boolean Series with <NA> for junk, valid mask)."""
+    text = values.fillna("").astype(str).str.strip().str.lower()
+    result = pd.Series(pd.NA, index=values.index, dtype="boolean")
+    result[text.isin(_TRUE)] = True
+    result[text.isin(_FALSE)] = False
+    return result, result.notna()
+
+
+def parse_int(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """(Int64 Series, valid mask): plain non-negative integers only, as ids are."""
+    text = values.fillna("").astype(str).str.strip()
+    ok = text.str.fullmatch(r"\d{1,18}")
+    result = pd.to_numeric(text.where(ok), errors="coerce").astype("Int64")
+    return result, ok & result.notna()
+
+
+def parse_score(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Important score: integer 0..100; (Int64 with <NA> for junk such as '#REF!', valid mask)."""
+    text = values.fillna("").astype(str).str.strip()
+    number = pd.to_numeric(text.where(text.str.fullmatch(r"\d{1,3}(\.0+)?")), errors="coerce")
+    ok = number.between(0, 100)
+    return number.where(ok).astype("Int64"), ok.fillna(False).astype(bool)
+
+
+def is_suspicious_text(values: pd.Series, allow_quotes: bool = False) -> pd.Series:
+    """True where a free-text value carries a code fragment, or (unless allow_quotes) code characters."""
+    text = values.fillna("").astype(str)
+    suspicious = text.str.contains(_PAYLOAD)
+    if not allow_quotes:
+        suspicious |= text.str.contains(_CODE_CHARACTERS)
+    return suspicious
+
+
+def is_measurement_category(values: pd.Series) -> pd.Series:
+    return values.fillna("").astype(str).str.fullmatch(MEASUREMENT_CATEGORY_SHAPE)
