@@ -99,12 +99,13 @@ def _parse_athena(sql: str) -> list[exp.Expression]:
     return [e for e in sqlglot.parse(sql, read=READ_DIALECT) if e is not None]
 
 
-def _bigint_count_if(node: exp.Expression) -> exp.Expression:
-    """Trino's count_if returns BIGINT; DuckDB's returns HUGEINT (which pandas turns into float)."""
+def _trino_count_if(node: exp.Expression) -> exp.Expression:
+    """Trino's count_if(c) is a BIGINT and 0 over no rows; DuckDB's is a HUGEINT (a float in pandas)
+    and NULL over no rows. count(CASE WHEN c THEN 1 END) behaves as Trino's in both respects."""
     from sqlglot import exp
 
-    if isinstance(node, exp.CountIf) and not isinstance(node.parent, exp.Cast):
-        return exp.cast(node, exp.DataType.build("BIGINT"))
+    if isinstance(node, exp.CountIf):
+        return exp.Count(this=exp.Case(ifs=[exp.If(this=node.this.copy(), true=exp.Literal.number(1))]))
     return node
 
 
@@ -132,12 +133,12 @@ def _with_types(tree: exp.Expression, types: Mapping[str, Mapping[str, str]]) ->
 def _to_duckdb(tree: exp.Expression, types: Mapping[str, Mapping[str, str]] | None) -> str:
     from sqlglot import exp
 
+    tree = tree.transform(_trino_count_if)
     if types is not None and isinstance(tree, (exp.Query, exp.Create)):
         try:
             tree = _with_types(tree, types)
         except Exception:  # noqa: BLE001 - untyped translation is still right without int/int division
             pass
-    tree = tree.transform(_bigint_count_if)
     return tree.sql(dialect=WRITE_DIALECT)
 
 
@@ -157,9 +158,16 @@ def athena_to_duckdb(sql: str, *, types: Mapping[str, Mapping[str, str]] | None 
 
 
 def _parquet_files(root: Path) -> list[str]:
+    """The table's Parquet files; like Athena, skip names starting with '_' or '.' (temp, markers)."""
     if not root.is_dir():
         return []
-    return sorted(str(p) for p in root.rglob("*.parquet") if p.is_file() and p.stat().st_size > 0)
+    return sorted(
+        str(p)
+        for p in root.rglob("*.parquet")
+        if p.is_file()
+        and p.stat().st_size > 0
+        and not any(part.startswith(("_", ".")) for part in p.relative_to(root).parts)
+    )
 
 
 def connect_lake(lake_dir: str | Path, con: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyConnection:

@@ -10,23 +10,31 @@ import numpy as np
 import pandas as pd
 
 
-def link_confidence(pairs: pd.DataFrame) -> np.ndarray:
-    """P(this pair is the link) given every rival of both its registration and its click.
+def link_confidence(pairs: pd.DataFrame, share_explained: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
+    """(standalone, contested) probability that each pair is the link.
 
-    Under the model each candidate's odds r compete with each other and with 'no link' (odds 1):
-    confidence = r / (1 + sum of r over the registration's candidates + sum over the click's other candidates).
+    Each candidate's posterior odds r (from the model) compete with 'no click explains this registration',
+    whose odds are (1 - share_explained) / share_explained. Standalone: r / (no-link odds + r), as if the pair
+    had no rivals: it decides whether a link is worth making. Contested: r / (no-link odds + the r of every
+    candidate of its registration + of every other candidate of its click): the confidence reported, lower
+    where clicks and registrations collide in the same seconds.
     """
     odds = np.exp(np.clip(pairs["log_odds"].to_numpy(), -50, 50))
+    no_link = (1 - share_explained) / share_explained
     by_registration = pd.Series(odds).groupby(pairs["registration"].to_numpy()).transform("sum").to_numpy()
     by_click = pd.Series(odds).groupby(pairs["click"].to_numpy()).transform("sum").to_numpy()
-    return odds / (1 + by_registration + by_click - odds)
+    return odds / (no_link + odds), odds / (no_link + by_registration + by_click - odds)
 
 
 def greedy_one_to_one(pairs: pd.DataFrame, min_confidence: float) -> pd.DataFrame:
-    """Take pairs best-first; a click or a registration already linked is skipped."""
-    eligible = pairs[pairs["confidence"] >= min_confidence]
-    ordered = eligible.sort_values(["log_odds", "delay_s", "registration", "click"],
-                                   ascending=[False, True, True, True], kind="stable")
+    """Take pairs best-first; a click or a registration already linked is skipped.
+
+    Ties (a burst of same-country clicks and registrations in one second) resolve in time order: the
+    earlier click goes with the earlier registration, which is how such bursts happen.
+    """
+    eligible = pairs[pairs["standalone"] >= min_confidence]
+    ordered = eligible.sort_values(["log_odds", "registration", "click"], ascending=[False, True, True],
+                                   kind="stable")
     clicks = ordered["click"].to_numpy()
     registrations = ordered["registration"].to_numpy()
     taken_click: set[int] = set()

@@ -13,6 +13,23 @@ AGREE, DISAGREE, MISSING = 0, 1, 2
 COUNTRY_LABELS = ["agree", "disagree", "missing"]
 
 
+def background_delay_distribution(before_s: int, after_s: int) -> np.ndarray:
+    """P(delay bin) for a click unrelated to the registration: clicks fall uniformly in time, so each bin's
+    probability is its width within the candidate window."""
+    edges = np.clip(np.append(DELAY_EDGES, np.inf), -after_s, before_s + 1)
+    widths = np.diff(edges)
+    return widths / widths.sum()
+
+
+def background_agreement(click_codes: pd.Series, other_codes: pd.Series) -> np.ndarray:
+    """P(agree, disagree, missing) for an unrelated (click, registration) pair, from the two marginals."""
+    click_share = click_codes.dropna().value_counts(normalize=True)
+    other_share = other_codes.dropna().value_counts(normalize=True)
+    present = (1 - click_codes.isna().mean()) * (1 - other_codes.isna().mean())
+    agree = present * float((click_share * other_share.reindex(click_share.index, fill_value=0)).sum())
+    return np.array([agree, present - agree, 1 - present])
+
+
 def delay_bin(delay_s: np.ndarray) -> np.ndarray:
     return np.searchsorted(DELAY_EDGES, np.floor(delay_s), side="right") - 1
 

@@ -35,8 +35,13 @@ class MatchModel:
                 **{f"{f}_u": dict(zip(labels[f], np.round(self.u[f], 6).tolist())) for f in FIELDS}}
 
 
-def fit_em(vectors: pd.DataFrame, n_registrations: int, max_iter: int = 100, tol: float = 1e-7) -> MatchModel:
-    """Expectation-maximisation over the comparison vectors of all candidate pairs."""
+def fit_em(vectors: pd.DataFrame, n_registrations: int, u: dict[str, np.ndarray],
+           max_iter: int = 200, tol: float = 1e-8) -> MatchModel:
+    """Expectation-maximisation of the m probabilities and the prior over all candidate pairs.
+
+    The u probabilities (how unrelated pairs compare) are fixed from the data's marginals: left free, EM
+    drifts to the 'same country' cluster instead of the 'same user' one, since busy countries agree often.
+    """
     n = len(vectors)
     if n == 0:
         return _uninformed()
@@ -44,18 +49,15 @@ def fit_em(vectors: pd.DataFrame, n_registrations: int, max_iter: int = 100, tol
     # start: links are quick and agree on country; non-links spread like background traffic
     m = {"delay": np.array([.01, .4, .35, .1, .05, .03, .02, .02, .01, .005, .005]),
          "ip": np.array([.9, .05, .05]), "residency": np.array([.1, .02, .88])}
-    u = {f: np.bincount(levels[f], minlength=k) / n + _SMOOTH for f, k in FIELDS.items()}
     prior = min(0.5, max(1e-4, n_registrations / n))
-    model = MatchModel(prior, m, {f: v / v.sum() for f, v in u.items()})
+    model = MatchModel(prior, m, {f: (u[f] + _SMOOTH) / (u[f] + _SMOOTH).sum() for f in FIELDS})
     for iteration in range(1, max_iter + 1):
         odds = np.exp(np.clip(model.log_odds(vectors), -50, 50))
         posterior = odds / (1 + odds)
         new_prior = float(posterior.mean())
         for f, k in FIELDS.items():
             m_counts = np.bincount(levels[f], weights=posterior, minlength=k) + _SMOOTH
-            u_counts = np.bincount(levels[f], weights=1 - posterior, minlength=k) + _SMOOTH
             model.m[f] = m_counts / m_counts.sum()
-            model.u[f] = u_counts / u_counts.sum()
         converged = abs(new_prior - model.prior) < tol
         model.prior = min(max(new_prior, 1e-6), 1 - 1e-6)
         model.iterations = iteration

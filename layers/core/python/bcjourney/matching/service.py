@@ -33,9 +33,9 @@ class DayResult:
         return self.__dict__.copy()
 
 
-def neighbour_days(day: str) -> list[str]:
+def neighbour_days(day: str, reach: int = 1) -> list[str]:
     center = pd.Timestamp(day)
-    return [(center + pd.Timedelta(days=k)).strftime("%Y-%m-%d") for k in (-1, 0, 1)]
+    return [(center + pd.Timedelta(days=k)).strftime("%Y-%m-%d") for k in range(-reach, reach + 1)]
 
 
 def affected_days(days: list[str]) -> list[str]:
@@ -80,9 +80,10 @@ def load_mapping(lake: Storage) -> pd.DataFrame:
 
 def match_day(lake: Storage, day: str, settings: MatchSettings = MatchSettings()) -> DayResult:
     pd.Timestamp(day)  # a clear error for a malformed day, before any I/O
-    days = neighbour_days(day)
-    clicks = to_plain_pandas(load_clicks(lake, days))
-    registrations = to_plain_pandas(load_registrations(lake, days))
+    # Registrations of the day and its neighbours compete for the clicks near midnight; their candidates reach
+    # one more day out. Everything a neighbour's run decides about this day it decides the same way.
+    clicks = to_plain_pandas(load_clicks(lake, neighbour_days(day, reach=2)))
+    registrations = to_plain_pandas(load_registrations(lake, neighbour_days(day)))
     links = link(clicks, registrations, settings)
     journeys = journeys_for_day(day, clicks, registrations, links, load_mapping(lake))
 
@@ -95,6 +96,7 @@ def match_day(lake: Storage, day: str, settings: MatchSettings = MatchSettings()
     own_conversions = int(journeys["conversion_id"].notna().sum())
     linked = int((journeys["conversion_id"].notna() & journeys["partner"].notna()).sum())
     unmatched = int(journeys["conversion_id"].isna().sum())
+    model = links.models.get(day)
     logger.info("matched day %s: %s conversions, %s linked, model %s", day, own_conversions, linked,
-                links.model.describe())
+                model.describe() if model else None)
     return DayResult(day, own_conversions, linked + unmatched, linked, unmatched, len(journeys))
