@@ -323,7 +323,7 @@ _WEEKDAY = np.array([1.07, 1.10, 1.05, 1.05, 0.96, 0.85, 0.87])
 _WEEKDAY = _WEEKDAY / _WEEKDAY.mean()
 
 # Clicks per session: 1, 2, ... (86% of sessions have one click).
-_SESSION_SIZES = np.array([0.8616, 0.1058, 0.0218, 0.0066, 0.0022, 0.0009, 0.0004, 0.0003, 0.0002, 0.0001,
+_SESSION_SIZES = np.array([0.8750, 0.1058, 0.0218, 0.0066, 0.0022, 0.0009, 0.0004, 0.0003, 0.0002, 0.0001,
                            0.0001])
 _SESSION_SIZES = _SESSION_SIZES / _SESSION_SIZES.sum()
 _MOBILE_SHARE = 0.544
@@ -385,6 +385,26 @@ def _cdf(weights) -> np.ndarray:
 
 def _draw(rng: np.random.Generator, cdf: np.ndarray, n: int) -> np.ndarray:
     return np.searchsorted(cdf, rng.random(n), side="right").clip(0, len(cdf) - 1)
+
+
+# A day's rows are kept as a dict of equally long numpy arrays ("frame"): cheaper than a DataFrame
+# for the few operations needed (concatenate, reorder, select).
+_Frame = dict
+
+
+def _concat(frames: list[_Frame]) -> _Frame:
+    frames = [f for f in frames if f]
+    if not frames:
+        return {}
+    return {k: np.concatenate([f[k] for f in frames]) for k in frames[0]}
+
+
+def _take(frame: _Frame, idx: np.ndarray) -> _Frame:
+    return {k: v[idx] for k, v in frame.items()}
+
+
+def _rows(frame: _Frame) -> int:
+    return len(next(iter(frame.values()))) if frame else 0
 
 
 @dataclass(frozen=True)
@@ -458,11 +478,10 @@ class _State:
     pool_country: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     pool_mobile: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))
     # registrations whose timestamp falls on a later day than their click
-    carry: pd.DataFrame | None = None
+    carry: _Frame = field(default_factory=dict)
 
 
 _POOL_MAX = 20_000
-_REG_COLUMNS = ["ts", "residency", "ip", "score", "conversion_id"]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -476,8 +495,8 @@ def _diurnal_seconds(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 def _clicks_for_day(rng: np.random.Generator, day_start: int, n_target: int,
-                    st: _State, sid_gap: float, bursts_per_day: float, anomaly_rate: float) -> pd.DataFrame:
-    """Clicks of one day in file order, with columns of the file plus 'bot' and 'country_idx'."""
+                    st: _State, sid_gap: float, bursts_per_day: float, anomaly_rate: float) -> _Frame:
+    """Clicks of one day in file order: the file's columns plus 'sec', 'ts', 'bot' and 'country_idx'."""
     # Sessions and their sizes until the day's volume is reached.
     n_sess = max(1, int(n_target / 1.19 * 1.1) + 10)
     sizes = _draw(rng, _T.size_cdf, n_sess) + 1
@@ -557,10 +576,10 @@ def _clicks_for_day(rng: np.random.Generator, day_start: int, n_target: int,
     cat = _T.joint_cat[cell]
     bot = np.zeros(n, bool)
 
-    df = pd.DataFrame({
+    df = {
         "sec": sec, "session_id": c_sid, "country_idx": c_country, "is_mobile": c_mobile,
         "ui_element": ui, "measurement_category": cat, "bot": bot,
-    })
+    }
 
     # Anomalies among ordinary clicks.
     n_anom = int(rng.binomial(n, anomaly_rate))
@@ -572,15 +591,15 @@ def _clicks_for_day(rng: np.random.Generator, day_start: int, n_target: int,
     # A vulnerability scanner hammering the front-page button for two minutes.
     n_bursts = int(rng.poisson(bursts_per_day))
     if n_bursts:
-        df = pd.concat([df] + [_burst(rng, st, sid_gap) for _ in range(n_bursts)], ignore_index=True)
+        df = _concat([df] + [_burst(rng, st, sid_gap) for _ in range(n_bursts)])
 
-    df = df.sort_values(["sec", "session_id"], kind="stable").reset_index(drop=True)
-    n = len(df)
+    df = _take(df, np.lexsort((df["session_id"], df["sec"])))
+    n = _rows(df)
     ids = st.next_id + np.cumsum(rng.geometric(1.0 / _ID_GAP_MEAN, n).astype(np.int64))
     st.next_id = int(ids[-1]) + 1 if n else st.next_id
     df["id"] = ids
-    df["ts"] = day_start + df["sec"].to_numpy()
-    df["country_name"] = _T.click_names[df["country_idx"].to_numpy()]
+    df["ts"] = day_start + df["sec"]
+    df["country_name"] = _T.click_names[df["country_idx"]]
     return df
 
 
@@ -605,36 +624,36 @@ def _scramble(text: str) -> str:
     return "".join(out)
 
 
-def _anomalise(rng: np.random.Generator, df: pd.DataFrame, r: int) -> None:
+def _anomalise(rng: np.random.Generator, df: _Frame, r: int) -> None:
     kind = rng.random()
-    cat = df.at[r, "measurement_category"]
-    ui = df.at[r, "ui_element"]
+    cat = df["measurement_category"][r]
+    ui = df["ui_element"][r]
     if kind < 0.45:  # SQL injection payload in the page code
         if rng.random() < 0.15:
-            df.at[r, "measurement_category"] = _fill(_SQLI_WHOLE[int(rng.integers(len(_SQLI_WHOLE)))], rng)
+            df["measurement_category"][r] = _fill(_SQLI_WHOLE[int(rng.integers(len(_SQLI_WHOLE)))], rng)
         else:
-            df.at[r, "measurement_category"] = cat + _fill(_SQLI_SUFFIXES[int(rng.integers(len(_SQLI_SUFFIXES)))], rng)
-        df.at[r, "bot"] = True
+            df["measurement_category"][r] = cat + _fill(_SQLI_SUFFIXES[int(rng.integers(len(_SQLI_SUFFIXES)))], rng)
+        df["bot"][r] = True
     elif kind < 0.65:  # 'Peace' from a Russian desktop visitor
-        df.at[r, "measurement_category"] = "Peace"
-        df.at[r, "ui_element"] = "desktop-top5-box"
-        df.at[r, "country_idx"] = _T.ru
-        df.at[r, "is_mobile"] = 0
-        df.at[r, "bot"] = True
+        df["measurement_category"][r] = "Peace"
+        df["ui_element"][r] = "desktop-top5-box"
+        df["country_idx"][r] = _T.ru
+        df["is_mobile"][r] = 0
+        df["bot"][r] = True
     elif kind < 0.82:  # scrambled codes
-        df.at[r, "measurement_category"] = _scramble(cat)
-        df.at[r, "ui_element"] = _scramble(ui)
-        df.at[r, "bot"] = True
+        df["measurement_category"][r] = _scramble(cat)
+        df["ui_element"][r] = _scramble(ui)
+        df["bot"][r] = True
     else:  # the measurement list glued onto the page code, element lost
         if rng.random() < 0.5:
-            df.at[r, "measurement_category"] = f"{cat}&measurementlist={ui}"
-            df.at[r, "ui_element"] = ""
+            df["measurement_category"][r] = f"{cat}&measurementlist={ui}"
+            df["ui_element"][r] = ""
         else:
-            df.at[r, "measurement_category"] = f"{cat}measurementList={ui}"
-            df.at[r, "ui_element"] = ""
+            df["measurement_category"][r] = f"{cat}measurementList={ui}"
+            df["ui_element"][r] = ""
 
 
-def _burst(rng: np.random.Generator, st: _State, sid_gap: float) -> pd.DataFrame:
+def _burst(rng: np.random.Generator, st: _State, sid_gap: float) -> _Frame:
     n = int(rng.integers(80, 130))
     t0 = int(rng.integers(0, _DAY - 240))
     sec = np.sort(t0 + rng.integers(0, 150, n))
@@ -648,10 +667,10 @@ def _burst(rng: np.random.Generator, st: _State, sid_gap: float) -> pd.DataFrame
         tpl = _SQLI_WHOLE if whole else _SQLI_SUFFIXES
         payload = _fill(tpl[int(rng.integers(len(tpl)))], rng)
         target[r] = payload if whole else target[r] + payload
-    return pd.DataFrame({
-        "sec": sec, "session_id": sid, "country_idx": _T.us, "is_mobile": np.zeros(n, np.int8),
+    return {
+        "sec": sec, "session_id": sid, "country_idx": np.full(n, _T.us, np.int64), "is_mobile": np.zeros(n, np.int8),
         "ui_element": ui, "measurement_category": cat, "bot": np.ones(n, bool),
-    })
+    }
 
 
 def _str(values) -> pa.Array:
@@ -678,30 +697,30 @@ def _write_lines(path: Path, header: str, lines: pa.Array, eol: str = "\n", bom:
     path.write_bytes(b"\xef\xbb\xbf" + data if bom else data)
 
 
-def _write_conversions(path: Path, df: pd.DataFrame, date_str: str, rng: np.random.Generator,
+def _write_conversions(path: Path, df: _Frame, date_str: str, rng: np.random.Generator,
                        repeat_rate: float) -> tuple[int, int]:
     """Write the day's click file; Palestine clicks appear twice ('West Bank', 'Gaza Strip'), some lines
     repeat exactly. Returns (lines written, duplicate lines)."""
-    n = len(df)
+    n = _rows(df)
     rep = np.ones(n, np.int64)
-    pal = df["country_idx"].to_numpy() == _T.palestine
+    pal = df["country_idx"] == _T.palestine
     rep[pal] = 2
     rep[(rng.random(n) < repeat_rate) & ~pal] = 2
     take = np.repeat(np.arange(n), rep)
-    country = df["country_name"].to_numpy()[take]
+    country = df["country_name"][take]
     if (rep > 1).any():
         second = np.zeros(len(take), bool)
         second[np.cumsum(rep)[rep > 1] - 1] = True
         country = np.where(second & (country == "West Bank"), "Gaza Strip", country)
-    created = pc.binary_join_element_wise(date_str, pc.take(_HHMMSS_PA, pa.array(df["sec"].to_numpy()[take])), " ")
+    created = pc.binary_join_element_wise(date_str, pc.take(_HHMMSS_PA, pa.array(df["sec"][take])), " ")
     lines = pc.binary_join_element_wise(
-        _str(df["id"].to_numpy()[take]),
-        _str(df["session_id"].to_numpy()[take]),
+        _str(df["id"][take]),
+        _str(df["session_id"][take]),
         _quote(_str(country), ";"),
-        _str(df["is_mobile"].to_numpy()[take]),
-        _quote(_str(df["ui_element"].to_numpy()[take]), ";"),
+        _str(df["is_mobile"][take]),
+        _quote(_str(df["ui_element"][take]), ";"),
         created,
-        _quote(_str(df["measurement_category"].to_numpy()[take]), ";"),
+        _quote(_str(df["measurement_category"][take]), ";"),
         ";",
     )
     _write_lines(path, CONVERSIONS_HEADER, lines)
@@ -752,35 +771,34 @@ def _delays(rng: np.random.Generator, n: int) -> np.ndarray:
     return d
 
 
-def _registrations_for_day(rng: np.random.Generator, clicks: pd.DataFrame, day_start: int, partner_from: int,
-                           rate: float, unexplained_share: float) -> pd.DataFrame:
-    eligible = (~clicks["bot"].to_numpy()) & (clicks["ts"].to_numpy() >= partner_from)
-    reg = eligible & (rng.random(len(clicks)) < rate)
-    c = clicks.loc[reg]
-    explained = pd.DataFrame({
-        "ts": c["ts"].to_numpy() + _delays(rng, len(c)),
-        **_partner_columns(rng, c["country_idx"].to_numpy()),
-        "conversion_id": c["id"].to_numpy(),
-    })
+def _registrations_for_day(rng: np.random.Generator, clicks: _Frame, day_start: int, partner_from: int,
+                           rate: float, unexplained_share: float) -> _Frame:
+    eligible = ~clicks["bot"] & (clicks["ts"] >= partner_from)
+    reg = eligible & (rng.random(_rows(clicks)) < rate)
+    n_ex = int(reg.sum())
+    explained = {
+        "ts": clicks["ts"][reg] + _delays(rng, n_ex),
+        **_partner_columns(rng, clicks["country_idx"][reg]),
+        "conversion_id": clicks["id"][reg],
+    }
     # Registrations no click explains: other channels, lost clicks.
     lo = max(day_start, partner_from)
-    n_un = int(rng.poisson(len(c) * unexplained_share / (1 - unexplained_share))) if lo < day_start + _DAY else 0
-    sec = _diurnal_seconds(rng, n_un)
-    ts = day_start + sec
+    n_un = int(rng.poisson(n_ex * unexplained_share / (1 - unexplained_share))) if lo < day_start + _DAY else 0
+    ts = day_start + _diurnal_seconds(rng, n_un)
     ts = np.where(ts < lo, lo + rng.integers(0, max(1, day_start + _DAY - lo), n_un), ts)
-    unexplained = pd.DataFrame({
+    unexplained = {
         "ts": ts,
         **_partner_columns(rng, _draw(rng, _T.country_cdf, n_un)),
         "conversion_id": np.full(n_un, -1, np.int64),
-    })
-    return pd.concat([explained, unexplained], ignore_index=True)
+    }
+    return _concat([explained, unexplained])
 
 
-def _broker_lines(df: pd.DataFrame) -> pa.Array:
-    ts = _str(df["ts"].to_numpy())
-    res = _str(df["residency"].to_numpy())
-    ip = _str(df["ip"].to_numpy())
-    score = _str(df["score"].to_numpy())
+def _broker_lines(df: _Frame) -> pa.Array:
+    ts = _str(df["ts"])
+    res = _str(df["residency"])
+    ip = _str(df["ip"])
+    score = _str(df["score"])
     # The partner does not quote: 'Bonaire, Sint Eustatius and Saba' comes out as
     # 'ts,Bonaire, Sint Eustatius and Saba,score' (four fields, residency lost, a naive parse reads
     # residency 'Bonaire' and ip ' Sint Eustatius and Saba'), as in the real export.
@@ -791,7 +809,7 @@ def _broker_lines(df: pd.DataFrame) -> pa.Array:
     return normal
 
 
-def _write_broker(path: Path, df: pd.DataFrame, form: str) -> None:
+def _write_broker(path: Path, df: _Frame, form: str) -> None:
     """form: 'lf', 'crlf', 'bom-crlf', 'crlf-noeol' (no newline after the last row)."""
     _write_lines(path, BROKER_HEADER, _broker_lines(df), eol="\n" if form == "lf" else "\r\n",
                  bom=form == "bom-crlf", final_eol=form != "crlf-noeol")
@@ -848,10 +866,11 @@ def generate(
     t0 = _to_unix(start) // _DAY * _DAY
     p0 = _to_unix(partner_from) if partner_from is not None else t0
     st = _State()
-    sid_gap = max(2.0, 600.0 * 1700 / per_day)
+    sid_gap = max(2.0, 100.0 * 1700 / per_day)  # session ids grow ~140k a day at the real volume
     summary = {
         "out_dir": str(out),
-        "files": {"conversions": [], "broker": [], "reference": [ref_key], "truth": "truth.csv"},
+        "files": {"conversions": 0, "broker": 0, "reference": 1, "truth": 1},
+        "file_keys": {"conversions": [], "broker": [], "reference": [ref_key], "truth": ["truth.csv"]},
         "rows": {"conversions": 0, "broker": 0, "truth": 0},
         "clicks": 0,
         "duplicate_lines": 0,
@@ -876,27 +895,30 @@ def generate(
             clicks = _clicks_for_day(rng, day_start, n_target, st, sid_gap, bursts_per_day, anomaly_rate)
             conv_key = f"conversions/conversions_{ymd}.csv"
             lines, dups = _write_conversions(out / conv_key, clicks, date_str, rng, _EXACT_REPEAT_RATE)
-            summary["files"]["conversions"].append(conv_key)
+            summary["file_keys"]["conversions"].append(conv_key)
+            summary["files"]["conversions"] += 1
             summary["rows"]["conversions"] += lines
-            summary["clicks"] += len(clicks)
             summary["duplicate_lines"] += dups
             summary["bot_clicks"] += int(clicks["bot"].sum())
+            summary["clicks"] += _rows(clicks)
             if progress is not None:
                 progress(lines)
 
             regs = _registrations_for_day(rng, clicks, day_start, p0, registration_rate, unexplained_share)
-            if st.carry is not None and len(st.carry):
-                regs = pd.concat([st.carry, regs], ignore_index=True)
+            regs = _concat([st.carry, regs])
             day_end = day_start + _DAY
-            later = regs["ts"].to_numpy() >= day_end
-            st.carry = regs.loc[later].reset_index(drop=True)
-            today = regs.loc[~later]
+            later = regs["ts"] >= day_end if regs else np.zeros(0, bool)
+            st.carry = _take(regs, np.flatnonzero(later)) if later.any() else {}
+            today = _take(regs, np.flatnonzero(~later)) if regs else {}
             if day_end <= p0:
                 continue  # the partner's export has not started yet
             # Partner exports are sorted by time; within one second the order is arbitrary.
-            tie = rng.random(len(today))
-            today = today.assign(_tie=tie).sort_values(["ts", "_tie"], kind="stable").drop(columns="_tie")
-            today = today.reset_index(drop=True)
+            n_today = _rows(today)
+            if n_today:
+                today = _take(today, np.lexsort((rng.random(n_today), today["ts"])))
+            else:
+                today = {k: np.zeros(0, np.int64) for k in ("ts", "conversion_id")} | {
+                    k: np.zeros(0, object) for k in ("residency", "ip", "score")}
 
             broker_key = f"broker/{partner}/registrations_{ymd}.csv"
             if first_partner_file:
@@ -906,17 +928,18 @@ def generate(
                 u = rng.random()
                 form = "crlf" if u < 0.2 else "crlf-noeol" if u < 0.3 else "lf"
             _write_broker(out / broker_key, today, form)
-            summary["files"]["broker"].append(broker_key)
-            summary["rows"]["broker"] += len(today)
+            summary["file_keys"]["broker"].append(broker_key)
+            summary["files"]["broker"] += 1
+            summary["rows"]["broker"] += n_today
 
-            cid = today["conversion_id"].to_numpy()
+            cid = today["conversion_id"]
             cid_str = pc.if_else(pa.array(cid >= 0), _str(cid), "")
-            rows = pc.binary_join_element_wise(broker_key, _str(np.arange(2, len(today) + 2)), cid_str, ",")
-            if len(today):
+            rows = pc.binary_join_element_wise(broker_key, _str(np.arange(2, n_today + 2)), cid_str, ",")
+            if n_today:
                 truth.write("\n".join(rows.to_pylist()) + "\n")
-            summary["rows"]["truth"] += len(today)
-            summary["registrations"] += len(today)
+            summary["rows"]["truth"] += n_today
+            summary["registrations"] += n_today
             summary["unexplained_registrations"] += int((cid < 0).sum())
 
-    summary["dropped_after_cutoff"] = 0 if st.carry is None else len(st.carry)
+    summary["dropped_after_cutoff"] = _rows(st.carry)
     return summary

@@ -56,8 +56,10 @@ def journeys_for_day(day: str, clicks: pd.DataFrame, registrations: pd.DataFrame
     result = result.reset_index(drop=True)
     result["registration_delay_s"] = (result["registered_at"] - result["converted_at"]).dt.total_seconds()
     page = dict(zip(mapping["measurement_category"], mapping["page_category"]))
-    category = result["measurement_category"]
-    result["page_category"] = category.map(page).where(category.notna()).fillna(UNKNOWN_PAGE).where(category.notna())
+    category = result["measurement_category"].astype("object")
+    known = category.map(page).astype("object")
+    # a well-formed category the mapping lacks is 'Unknown'; a registration with no click has none
+    result["page_category"] = known.where(known.notna(), UNKNOWN_PAGE).where(category.notna(), None)
     return result.reindex(columns=schema.UNIFIED_JOURNEYS.names)
 
 

@@ -6,6 +6,7 @@ import io
 from typing import BinaryIO, Iterable
 
 import awswrangler as wr
+from awswrangler.s3._fs import open_s3_object  # wrangler's block-streaming reader (not re-exported)
 import boto3
 import pandas as pd
 import pyarrow as pa
@@ -27,7 +28,7 @@ class S3Storage:
         # wr.s3.open_s3_object streams in blocks: a 1 GB object is never held whole
         if not self.exists(key):
             raise StorageError(f"no such object: {self._url(key)}")
-        return wr.s3.open_s3_object(self._url(key), mode="rb", boto3_session=self.session,
+        return open_s3_object(self._url(key), mode="rb", boto3_session=self.session,
                                     s3_block_size=8 * 1024 * 1024)
 
     def read_bytes(self, key: str) -> bytes:

@@ -1,0 +1,127 @@
+"""Matching: candidates, the learned model, one-to-one links, and per-day runs equal to a whole-range run."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.optimize import linear_sum_assignment
+
+from bcjourney.matching.assign import greedy_one_to_one
+from bcjourney.matching.candidates import Window, candidate_pairs
+from bcjourney.matching.journeys import journeys_for_day
+from bcjourney.matching.linker import link
+
+
+def synthetic(n_clicks=3000, seed=1, days=2, vpn=0.04, unexplained=0.03, rate=0.9):
+    """Clicks spread over `days`, a share of them registering 0-5 s later (some over VPN)."""
+    rng = np.random.default_rng(seed)
+    countries = np.array(["US", "GB", "DE", "IN", "NL", "CA", "FR", "ES", "HU", "BR"])
+    weights = np.array([30, 15, 12, 10, 8, 7, 6, 5, 4, 3], dtype=float)
+    start = pd.Timestamp("2024-04-01").value // 10**9
+    t = np.sort(rng.integers(start, start + days * 86400, n_clicks))
+    clicks = pd.DataFrame({
+        "conversion_id": np.arange(1, n_clicks + 1),
+        "converted_at": pd.to_datetime(t, unit="s").astype("datetime64[ms]"),
+        "country_code": rng.choice(countries, n_clicks, p=weights / weights.sum()),
+    })
+    registers = rng.random(n_clicks) < rate
+    delay = rng.choice([0, 1, 2, 3, 4, 5, 30], registers.sum(), p=[.45, .42, .06, .03, .02, .01, .01])
+    ip = clicks["country_code"].to_numpy()[registers].copy()
+    swap = rng.random(len(ip)) < vpn
+    ip[swap] = rng.choice(countries, swap.sum())
+    n_extra = int(unexplained * registers.sum())
+    regs = pd.DataFrame({
+        "registered_at": pd.to_datetime(np.concatenate([t[registers] + delay,
+                                                        rng.integers(start, start + days * 86400, n_extra)]),
+                                        unit="s").astype("datetime64[ms]"),
+        "ip_country_code": np.concatenate([ip, rng.choice(countries, n_extra)]),
+        "residency_country_code": None,
+        "truth": np.concatenate([clicks["conversion_id"].to_numpy()[registers], np.zeros(n_extra, dtype=int)]),
+    })
+    regs = regs.sort_values("registered_at", kind="stable").reset_index(drop=True)
+    return clicks, regs
+
+
+def test_candidates_are_every_click_in_the_window():
+    clicks = np.array([100.0, 50.0, 200.0, 195.0])
+    regs = np.array([201.0, 60.0])
+    pairs = candidate_pairs(clicks, regs, Window(before_s=10, after_s=2))
+    got = {(int(c), int(r)) for c, r in zip(pairs["click"], pairs["registration"])}
+    assert got == {(2, 0), (3, 0), (1, 1)}
+    assert sorted(pairs["delay_s"]) == [1.0, 6.0, 10.0]
+
+
+def test_links_are_one_to_one_precise_and_complete_on_synthetic_truth():
+    clicks, regs = synthetic()
+    links = link(clicks, regs).pairs
+    assert links["click"].is_unique and links["registration"].is_unique
+    linked_truth = regs["truth"].to_numpy()[links["registration"]]
+    linked_click = clicks["conversion_id"].to_numpy()[links["click"]]
+    precision = (linked_truth == linked_click).mean()
+    explained = (regs["truth"] > 0).sum()
+    recall = (linked_truth == linked_click).sum() / explained
+    assert precision >= 0.98 and recall >= 0.97, (precision, recall)
+    assert links["confidence"].between(0, 1).all()
+
+
+def test_a_vpn_registration_still_links_when_nothing_else_explains_it():
+    clicks = pd.DataFrame({"conversion_id": [1, 2], "converted_at": pd.to_datetime(["2024-04-01 10:00:00",
+                                                                                     "2024-04-01 12:00:00"]),
+                           "country_code": ["HU", "US"]})
+    regs = pd.DataFrame({"registered_at": pd.to_datetime(["2024-04-01 10:00:01", "2024-04-01 12:00:00"]),
+                         "ip_country_code": ["NL", "US"], "residency_country_code": [None, None]})
+    big_clicks, big_regs = synthetic(2000, seed=3)  # enough data for the model to learn from
+    all_clicks = pd.concat([big_clicks, clicks.assign(conversion_id=[10**6, 10**6 + 1])], ignore_index=True)
+    all_regs = pd.concat([big_regs.drop(columns="truth"), regs], ignore_index=True)
+    links = link(all_clicks, all_regs).pairs
+    mine = links[links["registration"] >= len(big_regs)]
+    assert sorted(all_clicks["conversion_id"].to_numpy()[mine["click"]]) == [10**6, 10**6 + 1]
+    vpn = mine[mine["registration"] == len(big_regs)]
+    assert vpn["match_rule"].item().startswith("ip_disagree")
+    assert vpn["confidence"].item() < mine[mine["registration"] == len(big_regs) + 1]["confidence"].item()
+
+
+def test_greedy_loses_almost_nothing_against_the_optimal_assignment(monkeypatch):
+    from bcjourney.matching import linker
+
+    clicks, regs = synthetic(4000, seed=7)
+    seen = {}
+    greedy = linker.greedy_one_to_one
+
+    def spy(pairs, min_confidence):
+        seen["eligible"] = pairs[pairs["standalone"] >= min_confidence]
+        return greedy(pairs, min_confidence)
+
+    monkeypatch.setattr(linker, "greedy_one_to_one", spy)
+    chosen = link(clicks, regs).pairs
+    eligible = seen["eligible"]
+    # the optimal one-to-one assignment of the same eligible pairs, maximising the total log-odds
+    gain = np.zeros((len(clicks), len(regs)))
+    gain[eligible["click"], eligible["registration"]] = eligible["log_odds"].clip(lower=0)
+    rows, cols = linear_sum_assignment(gain, maximize=True)
+    optimal = gain[rows, cols].sum()
+    assert chosen["log_odds"].clip(lower=0).sum() >= 0.999 * optimal
+
+
+def test_same_second_bursts_pair_in_time_order():
+    pairs = pd.DataFrame({"click": [0, 1, 0, 1], "registration": [0, 0, 1, 1], "delay_s": [0.0] * 4,
+                          "log_odds": [3.0] * 4, "standalone": [0.9] * 4})
+    chosen = greedy_one_to_one(pairs, 0.5)
+    assert sorted(zip(chosen["click"], chosen["registration"])) == [(0, 0), (1, 1)]
+
+
+def test_each_day_alone_gives_the_same_journeys_as_the_whole_range():
+    clicks, regs = synthetic(6000, seed=11, days=3)
+    clicks = clicks.assign(session_id=1, is_mobile=True, ui_element="x", measurement_category=None,
+                           source_file="c", source_line=np.arange(len(clicks)) + 2)
+    regs = regs.drop(columns="truth").assign(partner="acme", important_score=0, source_file="r",
+                                             source_line=np.arange(len(regs)) + 2)
+    mapping = pd.DataFrame({"page_category": [], "measurement_category": []})
+    whole = link(clicks, regs)
+    for day in ["2024-04-01", "2024-04-02", "2024-04-03"]:
+        expected = journeys_for_day(day, clicks, regs, whole, mapping)
+        lo, hi = pd.Timestamp(day) - pd.Timedelta(days=1), pd.Timestamp(day) + pd.Timedelta(days=2)
+        window_clicks = clicks[(clicks["converted_at"] >= lo - pd.Timedelta(days=1))
+                               & (clicks["converted_at"] < hi + pd.Timedelta(days=1))].reset_index(drop=True)
+        window_regs = regs[(regs["registered_at"] >= lo) & (regs["registered_at"] < hi)].reset_index(drop=True)
+        alone = journeys_for_day(day, window_clicks, window_regs, link(window_clicks, window_regs), mapping)
+        pd.testing.assert_frame_equal(alone.reset_index(drop=True), expected.reset_index(drop=True))

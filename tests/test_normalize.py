@@ -1,0 +1,84 @@
+"""Normalizers on the real data's quirks."""
+
+import pandas as pd
+import pytest
+
+from bcjourney.normalize import countries, timestamps, values
+
+
+def test_every_country_name_in_both_real_files_resolves(homework):
+    conversions = pd.read_csv(homework / "brokerchooser_conversions.csv", sep=";", dtype=str, keep_default_na=False)
+    broker = pd.read_csv(homework / "broker_data.csv", dtype=str, keep_default_na=False)
+    names = set(conversions["country_name"]) | set(broker["country_residency"]) | set(broker["ip_country"])
+    named = {n for n in names if n.strip() not in ("", "-")}
+    unresolved = sorted(n for n in named if countries.resolve_country(n) is None)
+    assert unresolved == []
+
+
+@pytest.mark.parametrize("a,b,code", [
+    ("United States", "United States of America", "US"),
+    ("United Kingdom", "United Kingdom of Great Britain and Northern Ireland", "GB"),
+    ("Trinidad & Tobago", "Trinidad and Tobago", "TT"),
+    ("South Korea", "Korea (Republic of)", "KR"),
+    ("Côte d’Ivoire", "Cote D'ivoire", "CI"),
+    ("West Bank", "Gaza Strip", "PS"),
+    ("Russia", "Russian Federation", "RU"),
+    ("Vietnam", "Viet Nam", "VN"),
+    ("Micronesia, Fed. St.", "Micronesia (Federated States of)", "FM"),
+    ("St. Vincent & Grenadines", "Saint Vincent and the Grenadines", "VC"),
+])
+def test_both_naming_schemes_meet(a, b, code):
+    assert countries.resolve_country(a) == code
+    assert countries.resolve_country(b) == code
+
+
+def test_blank_and_dash_are_null_and_nonsense_is_unresolved():
+    assert countries.resolve_country("") is None
+    assert countries.resolve_country("-") is None
+    assert countries.resolve_country("Atlantis Kingdom") is None
+
+
+def test_timestamps_of_every_form_become_the_same_utc_instant():
+    raw = pd.Series(["1713716146", "1713716146000", "2024-04-21 16:15:46", "2024-04-21T18:15:46+02:00",
+                     "2024-04-21T16:15:46Z"])
+    parsed, reason = timestamps.parse_timestamps(raw)
+    assert reason.isna().all()
+    assert set(parsed) == {pd.Timestamp("2024-04-21 16:15:46")}
+
+
+def test_implausible_timestamps_are_rejected_with_a_reason():
+    now = pd.Timestamp("2024-06-01")
+    raw = pd.Series(["1999-12-31 23:59:59", "2024-06-03 00:00:00", "not a time", "", "2024-05-31 10:00:00"])
+    _, reason = timestamps.parse_timestamps(raw, now=now)
+    assert [r if isinstance(r, str) else None for r in reason] == ["timestamp before 2000", "timestamp more than a day in the future",
+                               "unparseable timestamp", "missing timestamp", None]
+
+
+def test_scores_keep_0_to_100_and_null_the_junk():
+    score, ok = values.parse_score(pd.Series(["0", "10", "100", "#REF!", "101", "-1", "", "57.0"]))
+    assert score.tolist()[:3] == [0, 10, 100]
+    assert ok.tolist() == [True, True, True, False, False, False, False, True]
+    assert score.isna().tolist() == [False, False, False, True, True, True, True, False]
+
+
+def test_booleans_in_every_spelling():
+    parsed, ok = values.parse_bool(pd.Series(["1", "0", "true", "FALSE", "yes", "no", "maybe"]))
+    assert parsed.tolist()[:6] == [True, False, True, False, True, False]
+    assert ok.tolist() == [True] * 6 + [False]
+
+
+def test_injection_payloads_from_the_real_file_are_suspicious(homework):
+    conversions = pd.read_csv(homework / "brokerchooser_conversions.csv", sep=";", dtype=str, keep_default_na=False)
+    category = conversions["measurement_category"]
+    bad = category[~values.is_measurement_category(category)]
+    assert 40 <= len(bad) <= 60  # the payloads, 'Peace' and scrambled codes
+    assert bad.str.contains("sleep").any()
+    # and every ui element that is not a payload passes the text check
+    ui = conversions["ui_element"]
+    flagged = ui[values.is_suspicious_text(ui)]
+    assert flagged.str.contains(r"select|sleep|md5|/\*|'|\"", regex=True).all()
+
+
+def test_a_country_name_with_an_apostrophe_is_not_an_injection():
+    names = pd.Series(["Cote D'ivoire", "Lao People's Democratic Republic", "x'/**/and/**/sleep(2)"])
+    assert values.is_suspicious_text(names, allow_quotes=True).tolist() == [False, False, True]
