@@ -3,6 +3,8 @@ then the matching state machine for the days touched. All domain work is in bcjo
 
 from __future__ import annotations
 
+from urllib.parse import unquote_plus
+
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
@@ -28,7 +30,7 @@ def lambda_handler(event: S3Event, context: LambdaContext) -> dict:
     runtime = RUNTIME or Runtime.from_environment()
     batches, days = [], set()
     for record in event.records:
-        key = record.s3.get_object.key  # URL-decoded by the data class
+        key = unquote_plus(record.s3.get_object.key)  # S3 sends keys URL-encoded ('day one' -> 'day+one')
         logger.append_keys(s3_key=key)
         result = ingest_object(runtime.landing(record.s3.bucket.name), key, runtime.lake)
         logger.set_correlation_id(result.batch_id)

@@ -74,12 +74,32 @@ def _gzip_ok(head: bytes) -> bool:
 
 def read_chunks(stream: BinaryIO, chunk_rows: int = CHUNK_ROWS) -> tuple[FileFormat, Iterator[RawChunk]]:
     """Return the detected format and an iterator of chunks; the header is line 1."""
-    buffered = io.BufferedReader(stream, buffer_size=1024 * 1024) if not hasattr(stream, "peek") else stream
-    head = buffered.peek(_SNIFF_BYTES)[:_SNIFF_BYTES]
+    head = stream.read(_SNIFF_BYTES)
+    buffered = io.BufferedReader(_Prefixed(head, stream), buffer_size=1024 * 1024)
     fmt = detect_format(head)
     binary = gzip.GzipFile(fileobj=buffered) if fmt.compressed else buffered
     text = io.TextIOWrapper(binary, encoding=fmt.encoding, errors="replace", newline="")
     return fmt, _chunks(text, fmt.delimiter, chunk_rows)
+
+
+class _Prefixed(io.RawIOBase):
+    """The sniffed head, then the rest of the stream: works for any object with read(), S3 streams included."""
+
+    def __init__(self, head: bytes, rest: BinaryIO):
+        self._head, self._rest = memoryview(head), rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self._head:
+            n = min(len(buffer), len(self._head))
+            buffer[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        data = self._rest.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
 
 
 def _chunks(text: io.TextIOBase, delimiter: str, chunk_rows: int) -> Iterator[RawChunk]:

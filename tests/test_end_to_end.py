@@ -1,0 +1,104 @@
+"""The whole journey on one machine: landing files -> `bcjourney run` -> unified/journeys (the contract)."""
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from bcjourney import schema
+from bcjourney.evaluation import evaluate_lake
+from bcjourney.generate import generate
+from bcjourney.local.runner import run
+
+CONTRACT_COLUMNS = [
+    "conversion_id", "session_id", "is_mobile", "ui_element", "measurement_category", "page_category",
+    "converted_at", "country_code", "partner", "registered_at", "registration_delay_s", "ip_country_code",
+    "residency_country_code", "important_score", "match_confidence", "match_rule", "conversion_source_file",
+    "conversion_source_line", "broker_source_file", "broker_source_line",
+]
+
+
+def reports(lake):
+    return [json.loads(p.read_text()) for p in sorted((lake / "_reports").rglob("*.json"))]
+
+
+def unified(lake):
+    return pd.read_parquet(lake / "unified" / "journeys")
+
+
+def assert_contract(lake, summary):
+    # columns and types, as Athena's Glue table declares them
+    files = sorted((lake / "unified" / "journeys").rglob("*.parquet"))
+    assert files
+    for path in files:
+        assert pq.read_schema(path).names == CONTRACT_COLUMNS
+        assert pq.read_schema(path).remove_metadata() == schema.UNIFIED_JOURNEYS
+    journeys = unified(lake)
+    # every input row is curated, merged as a duplicate, or quarantined
+    for report in reports(lake):
+        assert report["rows_in"] == report["curated"] + report["merged_duplicates"] + report["quarantined"]
+        assert report["rows_in"] > 0
+    curated: dict[str, int] = {}
+    for report in reports(lake):
+        curated[report["source"]] = curated.get(report["source"], 0) + report["curated"]
+    conversions = journeys[journeys["conversion_id"].notna()]
+    registrations = journeys[journeys["broker_source_file"].notna()]
+    assert len(conversions) == curated["conversions"]
+    assert len(registrations) == sum(v for k, v in curated.items() if k.startswith("broker_"))
+    # one-to-one
+    assert conversions["conversion_id"].is_unique
+    assert not registrations.duplicated(["broker_source_file", "broker_source_line"]).any()
+    linked = journeys[journeys["conversion_id"].notna() & journeys["partner"].notna()]
+    assert linked["match_confidence"].between(0, 1).all() and linked["match_rule"].notna().all()
+    assert journeys.loc[journeys["partner"].isna(), "match_confidence"].isna().all()
+    assert (linked["registration_delay_s"] >= -60).all()
+    assert summary.linked == len(linked)
+    return journeys
+
+
+def test_generated_data_end_to_end(tmp_path):
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    generate(landing, days=4, per_day=900, seed=5)
+    summary = run(landing, lake)
+    assert summary.failed == [] and "truth.csv" in summary.skipped
+    journeys = assert_contract(lake, summary)
+    assert set(journeys["page_category"].dropna()) - {"Unknown"}  # the mapping was joined
+    evaluation = evaluate_lake(lake, landing / "truth.csv")
+    assert evaluation.precision >= 0.97 and evaluation.recall >= 0.95, evaluation.format()
+
+
+def test_real_homework_data_end_to_end(homework_landing, tmp_path):
+    lake = tmp_path / "lake"
+    summary = run(homework_landing, lake)
+    assert summary.failed == []
+    journeys = assert_contract(lake, summary)
+    rows_in = sum(r["rows_in"] for r in reports(lake))
+    assert rows_in == 102_441 + 61_840 + 40  # every data line of the three files is accounted for
+    registrations = journeys[journeys["broker_source_file"].notna()]
+    assert registrations["conversion_id"].notna().mean() >= 0.97
+    by_source = {r["source"]: r for r in reports(lake)}  # one file per source here
+    assert by_source["conversions"]["merged_duplicates"] == 76
+    assert by_source["broker_partner1"]["flags"]["important_score_invalid"] == 401
+    assert journeys["country_code"].notna().sum() == len(journeys[journeys["conversion_id"].notna()])
+
+
+def test_cli_run_prints_a_summary_and_fails_clearly(tmp_path):
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    generate(landing, days=1, per_day=200, seed=1)
+    ok = subprocess.run([sys.executable, "-m", "bcjourney.cli", "run", "--landing", str(landing), "--lake", str(lake),
+                         "--quiet"], capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    assert "registrations linked" in ok.stdout and "wall time" in ok.stdout
+
+    (landing / "conversions" / "broken.csv").write_bytes(b"\x00\x01binary")
+    bad = subprocess.run([sys.executable, "-m", "bcjourney.cli", "run", "--landing", str(landing), "--lake", str(lake),
+                          "--quiet"], capture_output=True, text=True)
+    assert bad.returncode == 1
+    assert "conversions/broken.csv" in bad.stderr and "binary" in bad.stderr
+
+    missing = subprocess.run([sys.executable, "-m", "bcjourney.cli", "run", "--landing", str(tmp_path / "nope"),
+                              "--lake", str(lake)], capture_output=True, text=True)
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
