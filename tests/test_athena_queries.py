@@ -725,7 +725,7 @@ def test_every_query_runs_on_an_empty_lake(tmp_path: Path):
 def test_lake_without_quarantine_runs_the_quality_query(lake_without_quarantine: Lake):
     con = connect_lake(lake_without_quarantine.root)
     assert con.execute("SELECT count(*) FROM quarantine").fetchone() == (0,)
-    assert [r[0] for r in con.execute("DESCRIBE quarantine").fetchall()] == list(schema.QUARANTINE.names) + ["dt"]
+    assert [r[0] for r in con.execute("DESCRIBE quarantine").fetchall()] == list(schema.QUARANTINE.names) + ["source", "dt"]
     sql_path = next(p for p in QUERY_FILES if p.name.startswith("09_"))
     result = run_query_file(lake_without_quarantine.root, sql_path)
     assert "quarantined_rows" not in set(result.kpi)

@@ -45,9 +45,9 @@ PAGE_CATEGORIES = pa.schema(
     ]
 )
 
+# Partitioned by source (conversions | broker_<partner> | reference) and dt (the day it was quarantined).
 QUARANTINE = pa.schema(
     [
-        ("source", pa.string()),
         ("source_file", pa.string()),
         ("source_line", pa.int64()),
         ("raw_line", pa.string()),

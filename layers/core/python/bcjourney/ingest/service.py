@@ -194,8 +194,7 @@ class _BatchWriter:
         if not self.quarantine_parts:
             return
         rows = pd.concat(self.quarantine_parts, ignore_index=True)
-        rows.insert(0, "source", self.obj.source)
-        rows.insert(1, "source_file", self.obj.key)
+        rows.insert(0, "source_file", self.obj.key)
         rows["batch_id"] = self.batch_id
         rows["quarantined_at"] = self.now
         day = self.now.strftime("%Y-%m-%d")
