@@ -8,10 +8,10 @@ import pytest
 from bcjourney.ingest.reader import UnreadableFile, read_chunks
 
 
-def read_all(data: bytes, chunk_rows=1000):
-    fmt, chunks = read_chunks(io.BytesIO(data), chunk_rows)
+def read_all(data: bytes, block_bytes=1000):
+    fmt, chunks = read_chunks(io.BytesIO(data), block_bytes)
     chunks = list(chunks)
-    rows = [r for c in chunks for r in c.rows]
+    rows = [list(r) for c in chunks for r in c.frame.itertuples(index=False)]
     lines = [n for c in chunks for n in c.lines]
     malformed = [m for c in chunks for m in c.malformed]
     return fmt, chunks[0].header if chunks else None, rows, lines, malformed
@@ -57,7 +57,7 @@ def test_a_malformed_line_is_reported_alone_and_the_file_goes_on():
 
 def test_line_numbers_run_across_chunks():
     data = ("a,b\n" + "".join(f"{i},{i}\n" for i in range(25))).encode()
-    _, _, rows, lines, _ = read_all(data, chunk_rows=10)
+    _, _, rows, lines, _ = read_all(data, block_bytes=40)
     assert len(rows) == 25 and lines == list(range(2, 27))
 
 

@@ -48,7 +48,7 @@ def batch_id_for(key: str) -> str:
 
 
 def ingest_object(landing: Storage, key: str, lake: Storage, *, now: pd.Timestamp | None = None,
-                  chunk_rows: int = reader.CHUNK_ROWS) -> IngestResult:
+                  block_bytes: int = reader.BLOCK_BYTES) -> IngestResult:
     obj = classify_key(key)
     batch_id = batch_id_for(key)
     now = now or pd.Timestamp.now(tz="UTC").tz_localize(None).floor("ms")
@@ -58,12 +58,12 @@ def ingest_object(landing: Storage, key: str, lake: Storage, *, now: pd.Timestam
 
     try:
         with landing.open_read(key) as stream:
-            fmt, chunks = reader.read_chunks(stream, chunk_rows)
+            fmt, chunks = reader.read_chunks(stream, block_bytes)
             report.file_format = {"compressed": fmt.compressed, "encoding": fmt.encoding,
                                   "delimiter": fmt.delimiter, "bom": fmt.has_bom}
             for chunk in chunks:
                 _ingest_chunk(chunk, obj, writer, report, now)
-                report_rows(len(chunk.rows) + len(chunk.malformed))
+                report_rows(len(chunk.frame) + len(chunk.malformed))
     except (reader.UnreadableFile, HeaderMismatch) as exc:
         writer.reject_file(str(exc), landing)
         report.file_rejected = str(exc)
@@ -79,18 +79,17 @@ def ingest_object(landing: Storage, key: str, lake: Storage, *, now: pd.Timestam
 def _ingest_chunk(chunk: reader.RawChunk, obj: LandingObject, writer: "_BatchWriter",
                   report: QualityReport, now: pd.Timestamp) -> None:
     names = canonical_header(chunk.header, obj.contract)
-    report.rows_in += len(chunk.rows) + len(chunk.malformed)
+    report.rows_in += len(chunk.frame) + len(chunk.malformed)
     for line, raw, reason in chunk.malformed:
         writer.quarantine_rows(pd.DataFrame({"source_line": [line], "raw_line": [raw], "rule": ["malformed_line"],
                                              "column_name": [None], "value": [reason]}))
         report.count_quarantined("malformed_line", 1)
-    if not chunk.rows:
+    if chunk.frame.empty:
         return
 
-    frame = pd.DataFrame(chunk.rows, columns=names, dtype="string")
-    frame = frame.loc[:, ~frame.columns.duplicated()]
+    frame = chunk.frame.set_axis(names, axis=1)
+    frame = frame.loc[:, ~frame.columns.duplicated()].reset_index(drop=True)
     lines = pd.Series(chunk.lines, index=frame.index, dtype="int64")
-    raw = pd.Series(chunk.raw, index=frame.index, dtype="string")
 
     normalizer = {CONVERSIONS.kind: normalize_conversions, BROKER.kind: normalize_registrations}.get(obj.contract.kind)
     curated, verdicts = normalizer(frame, now=now) if normalizer else normalize_mapping(frame)
@@ -99,7 +98,8 @@ def _ingest_chunk(chunk: reader.RawChunk, obj: LandingObject, writer: "_BatchWri
     if rejected.any():
         bad = verdicts.rule[rejected].index
         values = [frame.at[i, c] if c in frame.columns else None for i, c in zip(bad, verdicts.column[bad])]
-        writer.quarantine_rows(pd.DataFrame({"source_line": lines[bad].to_numpy(), "raw_line": raw[bad].to_numpy(),
+        writer.quarantine_rows(pd.DataFrame({"source_line": lines[bad].to_numpy(),
+                                             "raw_line": chunk.raw_lines(lines[bad].to_numpy()),
                                              "rule": verdicts.rule[bad].to_numpy(),
                                              "column_name": verdicts.column[bad].to_numpy(), "value": values}))
         for rule, count in Counter(verdicts.rule[bad]).items():

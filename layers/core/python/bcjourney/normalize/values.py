@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 _TRUE = {"1", "true", "t", "yes", "y"}
 _FALSE = {"0", "false", "f", "no", "n"}
@@ -34,11 +36,20 @@ def parse_bool(values: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 
 def parse_int(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """(Int64 Series, valid mask): plain non-negative integers only, as ids are."""
-    text = values.fillna("").astype(str).str.strip()
-    ok = text.str.fullmatch(r"\d{1,18}")
-    result = pd.to_numeric(text.where(ok), errors="coerce").astype("Int64")
-    return result, ok & result.notna()
+    """(Int64 Series, valid mask): plain non-negative integers only, as ids are. Vectorised in Arrow."""
+    text = pc.utf8_trim_whitespace(pa.array(values.astype("string"), type=pa.string(), from_pandas=True))
+    ok = pc.fill_null(pc.match_substring_regex(text, r"^\d{1,18}$"), False)
+    numbers = pc.cast(pc.if_else(ok, text, None), pa.int64())
+    return (pd.Series(numbers.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get), index=values.index),
+            pd.Series(ok.to_numpy(zero_copy_only=False), index=values.index))
+
+
+def on_uniques(values: pd.Series, check) -> pd.Series:
+    """Apply a per-value check once per distinct value: free-text columns repeat a few hundred values."""
+    text = values.fillna("").astype(str)
+    uniques = pd.Series(pd.unique(text))
+    verdict = pd.Series(check(uniques).to_numpy(), index=uniques.to_numpy())
+    return text.map(verdict).astype(bool)
 
 
 def parse_score(values: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -51,12 +62,14 @@ def parse_score(values: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 def is_suspicious_text(values: pd.Series, allow_quotes: bool = False) -> pd.Series:
     """True where a free-text value carries a code fragment, or (unless allow_quotes) code characters."""
-    text = values.fillna("").astype(str)
-    suspicious = text.str.contains(_PAYLOAD)
-    if not allow_quotes:
-        suspicious |= text.str.contains(_CODE_CHARACTERS)
-    return suspicious
+    def check(text: pd.Series) -> pd.Series:
+        suspicious = text.str.contains(_PAYLOAD)
+        if not allow_quotes:
+            suspicious |= text.str.contains(_CODE_CHARACTERS)
+        return suspicious
+
+    return on_uniques(values, check)
 
 
 def is_measurement_category(values: pd.Series) -> pd.Series:
-    return values.fillna("").astype(str).str.fullmatch(MEASUREMENT_CATEGORY_SHAPE)
+    return on_uniques(values, lambda text: text.str.fullmatch(MEASUREMENT_CATEGORY_SHAPE))
