@@ -1,4 +1,4 @@
-"""The command line: `bcjourney run | generate | query | evaluate` (see README and the contract)."""
+"""The command line: `bcjourney run | generate | query | evaluate | bench` (see README and the contract)."""
 
 from __future__ import annotations
 
@@ -103,6 +103,15 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def cmd_bench(args) -> int:
+    from .bench import run_benchmarks
+
+    only = set(args.only.split(",")) if args.only else None
+    run_benchmarks(ingest_mb=args.ingest_mb, match_clicks=args.match_clicks, seed=args.seed,
+                   workdir=Path(args.workdir) if args.workdir else None, only=only)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bcjourney", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -130,6 +139,13 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--lake", required=True)
     evaluate.add_argument("--truth", required=True)
     evaluate.set_defaults(func=cmd_evaluate)
+    bench = sub.add_parser("bench", help="benchmarks, each as a ratio to its baseline measured in the same run")
+    bench.add_argument("--ingest-mb", type=int, default=1024, help="size of the generated conversions file")
+    bench.add_argument("--match-clicks", type=int, default=1_500_000, help="clicks to match (about 2/3 register)")
+    bench.add_argument("--only", help="comma-separated: ingest,match")
+    bench.add_argument("--seed", type=int, default=7)
+    bench.add_argument("--workdir", help="keep the generated data here (default: a temporary folder)")
+    bench.set_defaults(func=cmd_bench)
     return parser
 
 

@@ -1,16 +1,23 @@
-"""What a handler needs from its environment: where the lake is, how to read a landing bucket, and how to
-start matching. Built from environment variables on Lambda; tests hand in their own (moto-backed) one.
+"""What a handler needs from its environment: where the lake is, how to read a landing bucket, how to start
+matching, and where ingest remembers what it already did. Built from environment variables on Lambda; tests hand
+in their own (moto-backed) one, the lambda-mock pattern: the handler never builds a client the test cannot reach.
 
 Environment:
   LAKE_URI                  s3://<lake bucket>[/prefix] on AWS, a folder on one machine (required)
   BCJOURNEY_BUCKET_ROOTS    JSON {bucket name: folder}: the embedded default's landing "buckets"
   MATCH_STATE_MACHINE_ARN   when set, ingest starts this state machine for the days it touched
+  IDEMPOTENCY_TABLE         when set, the DynamoDB table in which ingest records each S3 delivery it handled, so a
+                            duplicate delivery is not ingested twice; unset or empty (the local runner): off
+
+This module also says which errors are worth another try (`transient_cause`) and names the one the match handler
+raises for them (`TransientMatchError`): the state machine's Retry matches that class name.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import uuid
 from dataclasses import dataclass, field
 
 from .storage import Storage, open_storage
@@ -20,12 +27,57 @@ class ConfigurationError(RuntimeError):
     pass
 
 
+class TransientMatchError(Exception):
+    """Matching a day failed for a reason that another attempt may not meet (storage throttled or unreachable, a
+    file deleted between listing and reading it by a concurrent ingest). Step Functions retries errors of this name
+    (statemachine/match_days.asl.json: ErrorEquals ["TransientMatchError"]); Lambda reports the class name as the
+    errorType, so the name must not change."""
+
+
+# S3 (and AWS-wide) error codes that mean "not now" rather than "never". botocore has already retried them with
+# backoff by the time they reach us; one more attempt minutes later, from the state machine, often succeeds.
+TRANSIENT_ERROR_CODES = frozenset({
+    "SlowDown", "ServiceUnavailable", "RequestTimeout", "RequestTimeoutException", "InternalError",
+    "Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException", "503", "500",
+})
+# Codes of an object that was there a moment ago. The match code reads only keys it has just listed, so a missing
+# one was removed under it (an ingest compacting its parts into one file per day): the next attempt lists again.
+VANISHED_OBJECT_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
+
+
+def transient_cause(exc: BaseException, *, include_vanished: bool = True) -> BaseException | None:
+    """The first transient error in `exc`'s chain (the error itself, its __cause__, its __context__, ...), or None.
+    Storage adapters wrap botocore errors (StorageError from ClientError), hence the walk."""
+    from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
+
+    seen: set[int] = set()
+    stack: list[BaseException] = [exc]
+    while stack:
+        current = stack.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, (ConnectionError, HTTPClientError)):  # EndpointConnectionError, timeouts, resets
+            return current
+        if isinstance(current, ClientError):
+            code = str(current.response.get("Error", {}).get("Code", ""))
+            status = str(current.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
+            if code in TRANSIENT_ERROR_CODES or status == "503":
+                return current
+            if include_vanished and code in VANISHED_OBJECT_CODES:
+                return current
+        stack.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+    return None
+
+
 @dataclass
 class Runtime:
     lake: Storage
     bucket_roots: dict[str, str] = field(default_factory=dict)
     state_machine_arn: str | None = None
     boto3_session: object | None = None
+    idempotency_table: str | None = None
+    _idempotency_store: object | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def from_environment(cls, boto3_session=None) -> "Runtime":
@@ -35,20 +87,39 @@ class Runtime:
         roots = json.loads(os.environ.get("BCJOURNEY_BUCKET_ROOTS") or "{}")
         return cls(lake=open_storage(lake_uri, boto3_session=boto3_session), bucket_roots=roots,
                    state_machine_arn=os.environ.get("MATCH_STATE_MACHINE_ARN") or None,
-                   boto3_session=boto3_session)
+                   boto3_session=boto3_session,
+                   idempotency_table=os.environ.get("IDEMPOTENCY_TABLE") or None)
 
     def landing(self, bucket: str) -> Storage:
         return open_storage(self.bucket_roots.get(bucket, f"s3://{bucket}"), boto3_session=self.boto3_session)
 
-    def start_matching(self, days: list[str], batch_id: str) -> str | None:
-        """Start the state machine that matches `days`; returns the execution ARN (None when not configured)."""
-        if not self.state_machine_arn or not days:
-            return None
+    def client(self, service: str):
+        """A boto3 client from the injected session (moto in tests), or from the default one."""
         import boto3
 
-        session = self.boto3_session or boto3.Session()
-        response = session.client("stepfunctions").start_execution(
+        return (self.boto3_session or boto3.Session()).client(service)
+
+    def idempotency_store(self):
+        """The Powertools DynamoDB persistence layer on IDEMPOTENCY_TABLE, or None when idempotency is off (no table:
+        the local runner, which hands each file over exactly once). Built once per Runtime."""
+        if not self.idempotency_table:
+            return None
+        if self._idempotency_store is None:
+            from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+            kwargs = {"boto3_session": self.boto3_session} if self.boto3_session is not None else {}
+            self._idempotency_store = DynamoDBPersistenceLayer(table_name=self.idempotency_table, **kwargs)
+        return self._idempotency_store
+
+    def start_matching(self, days: list[str], batch_id: str) -> str | None:
+        """Start the state machine that matches `days`; returns the execution ARN (None when not configured).
+        The execution is named after the batch (readable in the console), plus a random suffix: a re-ingest of the
+        same key is a new execution."""
+        if not self.state_machine_arn or not days:
+            return None
+        response = self.client("stepfunctions").start_execution(
             stateMachineArn=self.state_machine_arn,
+            name=f"{batch_id}-{uuid.uuid4().hex[:16]}"[-80:],
             input=json.dumps({"days": days, "batch_id": batch_id}),
         )
         return response["executionArn"]

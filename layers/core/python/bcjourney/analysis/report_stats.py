@@ -30,7 +30,8 @@ def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    # exact arithmetic puts p inside; keep it there when rounding does not (k = 0 or k = n)
+    return (max(0.0, min(p, centre - half)), min(1.0, max(p, centre + half)))
 
 
 def diff_ci(k1: int, n1: int, k2: int, n2: int, z: float = Z95) -> tuple[float, float]:
@@ -181,6 +182,28 @@ def bootstrap_quantile_ci(
     reps = vals[np.minimum(idx, len(vals) - 1)]
     lo, hi = np.percentile(reps, [2.5, 97.5])
     return (float(lo), float(hi))
+
+
+def max_count_outlier(counts: Sequence[int]) -> tuple[str, int, float, float]:
+    """Is the largest of these counts (e.g. per hour) more than chance allows?
+
+    Poisson test of the maximum against the mean of the other counts (leave-one-out, so the outlier
+    does not raise its own baseline), Bonferroni-adjusted for having picked the maximum of len(counts).
+    Returns (test name, index of the maximum, expected count, p-value).
+    """
+    c = np.asarray(counts, dtype=float)
+    m = len(c)
+    if m < 2:
+        return ("Poisson max-count test", 0, math.nan, 1.0)
+    idx = int(np.argmax(c))
+    k = c[idx]
+    mu = (c.sum() - k) / (m - 1)
+    if k == 0:
+        return (f"Poisson test of the largest of {m} counts (Bonferroni)", idx, mu, 1.0)
+    from scipy.stats import poisson
+
+    p_one = float(poisson.sf(k - 1, mu)) if mu > 0 else 0.0
+    return (f"Poisson test of the largest of {m} counts (Bonferroni)", idx, float(mu), min(1.0, p_one * m))
 
 
 def mann_whitney(a: np.ndarray, b: np.ndarray) -> tuple[str, float]:

@@ -1,4 +1,4 @@
-"""The pure matching pipeline: candidates -> comparison vectors -> EM model -> one-to-one links."""
+"""The pure matching pipeline: candidates -> comparison patterns -> EM model per day -> one-to-one links."""
 
 from __future__ import annotations
 
@@ -9,9 +9,12 @@ import pandas as pd
 
 from .assign import greedy_one_to_one, link_confidence
 from .candidates import Window, candidate_pairs
-from .features import (COUNTRY_LABELS, DELAY_LABELS, background_agreement, background_delay_distribution,
-                       comparison_vectors)
+from .features import (COUNTRY_LABELS, DELAY_LABELS, N_PATTERNS, background_agreement,
+                       background_delay_distribution, comparison_patterns, pattern_levels)
 from .model import MatchModel, fit_em
+
+# Pairs this unlikely neither link nor compete (their odds, summed over hundreds of rivals, stay < 1e-4)
+NEGLIGIBLE_LOG_ODDS = -16.0
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,17 @@ def epoch_seconds(times: pd.Series) -> np.ndarray:
     return times.astype("datetime64[ms]").to_numpy().astype("int64") / 1000.0
 
 
+def country_ids(*columns: pd.Series) -> tuple[list[np.ndarray], int]:
+    """The same small integer for the same ISO code across columns; -1 where missing."""
+    values = pd.concat([c.astype("object") for c in columns], ignore_index=True)
+    codes, uniques = pd.factorize(values.where(values.notna() & (values != ""), None), use_na_sentinel=True)
+    out, start = [], 0
+    for column in columns:
+        out.append(codes[start:start + len(column)].astype(np.int32))
+        start += len(column)
+    return out, len(uniques)
+
+
 def link(clicks: pd.DataFrame, registrations: pd.DataFrame, settings: MatchSettings = MatchSettings()) -> Links:
     """`clicks` need converted_at and country_code; `registrations` registered_at, ip_ and residency_country_code.
 
@@ -37,44 +51,55 @@ def link(clicks: pd.DataFrame, registrations: pd.DataFrame, settings: MatchSetti
     a day's links come out the same whether it is matched alone (with its neighbours loaded) or in a range.
     Returns one row per link, by position in the two frames.
     """
+    window = settings.window
     pairs = candidate_pairs(epoch_seconds(clicks["converted_at"]), epoch_seconds(registrations["registered_at"]),
-                            settings.window)
-    vectors = comparison_vectors(pairs, clicks, registrations)
-    registration_day = registrations["registered_at"].dt.strftime("%Y-%m-%d").to_numpy()
-    pair_day = registration_day[pairs["registration"].to_numpy()]
-    log_odds = np.zeros(len(pairs))
-    share = np.ones(len(pairs))
+                            window)
+    click, registration, delay = (pairs["click"].to_numpy(), pairs["registration"].to_numpy(),
+                                  pairs["delay_s"].to_numpy())
+    (click_country, ip_country, residency_country), n_countries = country_ids(
+        clicks["country_code"], registrations["ip_country_code"], registrations["residency_country_code"])
+    pattern = comparison_patterns(click, registration, delay, click_country, ip_country, residency_country)
+
+    day_of_registration, days = pd.factorize(registrations["registered_at"].dt.strftime("%Y-%m-%d"))
+    pair_day = day_of_registration[registration]
+    counts = np.bincount(pair_day.astype(np.int64) * N_PATTERNS + pattern,
+                         minlength=len(days) * N_PATTERNS).reshape(len(days), N_PATTERNS)
+    registrations_per_day = np.bincount(day_of_registration, minlength=len(days))
+    log_odds_table = np.zeros((len(days), N_PATTERNS))
+    share = np.ones(len(days))
     models = {}
-    for day, rows in pd.Series(np.arange(len(pairs))).groupby(pair_day).indices.items():
-        day_pairs, day_vectors = pairs.iloc[rows], vectors.iloc[rows]
-        day_registrations = registrations[registration_day == day]
-        day_clicks = clicks.iloc[np.unique(day_pairs["click"].to_numpy())]
+    for d, day in enumerate(days):
+        day_clicks = click_country[np.unique(click[pair_day == d])]
         background = {
-            "delay": background_delay_distribution(settings.window.before_s, settings.window.after_s),
-            "ip": background_agreement(day_clicks["country_code"], day_registrations["ip_country_code"]),
-            "residency": background_agreement(day_clicks["country_code"],
-                                              day_registrations["residency_country_code"]),
+            "delay": background_delay_distribution(window.before_s, window.after_s),
+            "ip": background_agreement(day_clicks, ip_country[day_of_registration == d], n_countries),
+            "residency": background_agreement(day_clicks, residency_country[day_of_registration == d], n_countries),
         }
-        models[day] = fit_em(day_vectors, n_registrations=len(day_registrations), u=background)
-        log_odds[rows] = models[day].log_odds(day_vectors)
-        share[rows] = share_explained(log_odds[rows], len(day_registrations))
-    pairs["log_odds"] = log_odds
-    pairs["standalone"], pairs["confidence"] = link_confidence(pairs, share)
-    pairs["match_rule"] = _rule_names(vectors)
-    chosen = greedy_one_to_one(pairs, settings.min_confidence)
-    return Links(chosen.reset_index(drop=True), models)
+        models[day] = fit_em(counts[d], int(registrations_per_day[d]), background)
+        log_odds_table[d] = models[day].pattern_log_odds()
+        share[d] = share_explained(log_odds_table[d], counts[d], int(registrations_per_day[d]))
+
+    log_odds = log_odds_table[pair_day, pattern]
+    keep = log_odds > NEGLIGIBLE_LOG_ODDS
+    scored = pd.DataFrame({"click": click[keep], "registration": registration[keep], "delay_s": delay[keep],
+                           "log_odds": log_odds[keep], "pattern": pattern[keep]})
+    scored["standalone"], scored["confidence"] = link_confidence(scored, share[pair_day[keep]])
+    chosen = greedy_one_to_one(scored, settings.min_confidence).reset_index(drop=True)
+    chosen["match_rule"] = rule_names(chosen["pattern"].to_numpy())
+    return Links(chosen, models)
 
 
-def share_explained(log_odds: np.ndarray, n_registrations: int) -> float:
+def share_explained(pattern_log_odds: np.ndarray, pattern_counts: np.ndarray, n_registrations: int) -> float:
     """The model's estimate of the share of registrations that some candidate click explains."""
     if n_registrations == 0:
         return 0.5
-    expected_links = float((1 / (1 + np.exp(-np.clip(log_odds, -50, 50)))).sum())
+    expected_links = float((pattern_counts / (1 + np.exp(-np.clip(pattern_log_odds, -50, 50)))).sum())
     return min(0.999, max(0.5, expected_links / n_registrations))
 
 
-def _rule_names(vectors: pd.DataFrame) -> np.ndarray:
+def rule_names(patterns: np.ndarray) -> np.ndarray:
     """A short name for the evidence behind a link, e.g. 'ip_agree:1s'."""
-    delay = np.array(DELAY_LABELS, dtype=object)[vectors["delay"].to_numpy()]
-    ip = np.array(COUNTRY_LABELS, dtype=object)[vectors["ip"].to_numpy()]
-    return np.char.add(np.char.add("ip_", ip.astype(str)), np.char.add(":", delay.astype(str))).astype(object)
+    levels = pattern_levels()
+    names = np.array([f"ip_{COUNTRY_LABELS[i]}:{DELAY_LABELS[d]}" for d, i in zip(levels["delay"], levels["ip"])],
+                     dtype=object)
+    return names[patterns.astype(np.int64)]

@@ -1,0 +1,196 @@
+"""What the EDA report reads from a lake: the partner-coverage window, the athena_queries results on
+that window, row-level journeys and the ingest quality reports.
+
+The coverage window. A partner's export spans a period (its first to its last registration). A click
+outside that period cannot be linked to that partner's registrations however good the matcher is, so
+counting it would dilute every rate with "the export did not cover that day" (on the real data set,
+clicks start 20 days before the partner's export). The report therefore analyses the clicks whose
+whole matching window lies inside every partner's export:
+
+    [max over partners of the first registration + Window.after_s,
+     min over partners of the last registration - Window.before_s]
+
+and the registrations no click explains inside it. The athena_queries files run unchanged on that
+scope: `unified_journeys` is a view over the lake restricted to the window (the same SQL on Athena
+needs the same WHERE clause, or a view of that name). Data-quality KPIs run on the whole lake.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from bcjourney import layout
+from bcjourney.analysis.local_sql import connect_lake, queries_dir, run_sql
+from bcjourney.matching.candidates import Window
+
+if TYPE_CHECKING:  # pragma: no cover
+    import duckdb
+
+SCOPED_VIEW_SOURCE = "bcjourney_unified_journeys_all"
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """The window of click times the report analyses (None bounds: no partner data, all clicks)."""
+
+    start: pd.Timestamp | None
+    end: pd.Timestamp | None
+    partners: dict[str, tuple[pd.Timestamp, pd.Timestamp, int]]  # partner -> (first, last, registrations)
+    clicks_total: int
+    clicks_in_scope: int
+    before_s: int
+    after_s: int
+
+    @property
+    def restricted(self) -> bool:
+        return self.start is not None
+
+    def as_dict(self) -> dict:
+        def ts(t):
+            return None if t is None else t.isoformat(sep=" ")
+
+        return {
+            "start": ts(self.start),
+            "end": ts(self.end),
+            "partners": {p: {"first_registration": ts(a), "last_registration": ts(b), "registrations": n}
+                         for p, (a, b, n) in self.partners.items()},
+            "clicks_total": self.clicks_total,
+            "clicks_in_scope": self.clicks_in_scope,
+            "match_window_before_s": self.before_s,
+            "match_window_after_s": self.after_s,
+        }
+
+
+@dataclass
+class LakeData:
+    lake_dir: Path
+    coverage: Coverage
+    queries: dict[str, pd.DataFrame]  # query stem -> result on the coverage window (09: whole lake)
+    rows: pd.DataFrame  # row-level journeys in the window (derived labels as the queries define them)
+    quality_reports: list[dict] = field(default_factory=list)
+    quarantine_by_rule: pd.DataFrame = field(default_factory=pd.DataFrame)
+    unlinked_by_hour: pd.DataFrame = field(default_factory=pd.DataFrame)  # partner, hour, registrations, unlinked
+
+
+def compute_coverage(con: duckdb.DuckDBPyConnection, window: Window | None = None) -> Coverage:
+    window = window or Window()
+    per_partner = con.execute(
+        "SELECT partner, min(registered_at) AS first_at, max(registered_at) AS last_at, count(*) AS n "
+        "FROM unified_journeys WHERE partner IS NOT NULL AND registered_at IS NOT NULL "
+        "GROUP BY partner ORDER BY partner"
+    ).df()
+    clicks_total = int(con.execute(
+        "SELECT count(*) FROM unified_journeys WHERE conversion_id IS NOT NULL").fetchone()[0])
+    partners = {str(r.partner): (pd.Timestamp(r.first_at), pd.Timestamp(r.last_at), int(r.n))
+                for r in per_partner.itertuples()}
+    start = end = None
+    if partners:
+        start = max(a for a, _, _ in partners.values()) + pd.Timedelta(seconds=window.after_s)
+        end = min(b for _, b, _ in partners.values()) - pd.Timedelta(seconds=window.before_s)
+        if start > end:  # exports that do not overlap: fall back to every click
+            start = end = None
+    if start is None:
+        in_scope = clicks_total
+    else:
+        in_scope = int(con.execute(
+            "SELECT count(*) FROM unified_journeys WHERE conversion_id IS NOT NULL "
+            "AND converted_at BETWEEN ? AND ?", [start.to_pydatetime(), end.to_pydatetime()]).fetchone()[0])
+    return Coverage(start, end, partners, clicks_total, in_scope, window.before_s, window.after_s)
+
+
+def scoped_connection(lake_dir: Path, coverage: Coverage) -> duckdb.DuckDBPyConnection:
+    """A connect_lake() connection whose `unified_journeys` view holds only the coverage window: the
+    clicks converted inside it and the registrations no click explains registered inside it."""
+    con = connect_lake(lake_dir)
+    if not coverage.restricted:
+        return con
+    con.execute(f'ALTER VIEW "unified_journeys" RENAME TO "{SCOPED_VIEW_SOURCE}"')
+    con.execute("SET VARIABLE bcjourney_scope_start = ?", [coverage.start.to_pydatetime()])
+    con.execute("SET VARIABLE bcjourney_scope_end = ?", [coverage.end.to_pydatetime()])
+    con.execute(
+        'CREATE VIEW "unified_journeys" AS SELECT * FROM "' + SCOPED_VIEW_SOURCE + '" WHERE '
+        "CASE WHEN conversion_id IS NOT NULL THEN converted_at ELSE registered_at END "
+        "BETWEEN getvariable('bcjourney_scope_start') AND getvariable('bcjourney_scope_end')"
+    )
+    return con
+
+
+def query_path(stem_prefix: str) -> Path:
+    """athena_queries/<stem_prefix>*.sql (e.g. '01' -> 01_registration_rate_by_page_category.sql)."""
+    matches = sorted(queries_dir().glob(f"{stem_prefix}_*.sql"))
+    if not matches:
+        raise FileNotFoundError(f"athena_queries/{stem_prefix}_*.sql not found under {queries_dir()}")
+    return matches[0]
+
+
+# The row-level columns the statistics need, labelled exactly as the athena_queries label them.
+ROWS_SQL = """
+SELECT
+    conversion_id IS NOT NULL AS is_click,
+    partner IS NOT NULL AS registered,
+    partner,
+    CASE WHEN is_mobile THEN 'mobile' WHEN NOT is_mobile THEN 'desktop' ELSE '(unknown)' END AS device,
+    coalesce(page_category, '(unmapped)') AS page_category,
+    coalesce(ui_element, '(none)') AS ui_element,
+    coalesce(country_code, '(unknown)') AS country_code,
+    converted_at,
+    registered_at,
+    registration_delay_s,
+    ip_country_code,
+    residency_country_code,
+    CAST(important_score AS DOUBLE) AS important_score,
+    match_confidence
+FROM unified_journeys
+"""
+
+SCOPED_QUERIES = ("01", "02", "03", "04", "05", "06", "07", "08")
+LAKE_QUERIES = ("09",)
+
+
+def load_quality_reports(lake_dir: Path) -> list[dict]:
+    reports = []
+    root = Path(lake_dir) / layout.REPORTS
+    for path in sorted(root.glob("*/*.json")):
+        try:
+            reports.append(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, json.JSONDecodeError):
+            continue
+    return reports
+
+
+def load_lake(lake_dir: str | Path) -> LakeData:
+    lake_dir = Path(lake_dir)
+    whole = connect_lake(lake_dir)
+    coverage = compute_coverage(whole)
+    scoped = scoped_connection(lake_dir, coverage)
+    queries = {}
+    for prefix in SCOPED_QUERIES:
+        path = query_path(prefix)
+        queries[path.stem] = run_sql(scoped, path.read_text(encoding="utf-8"))
+    for prefix in LAKE_QUERIES:
+        path = query_path(prefix)
+        queries[path.stem] = run_sql(whole, path.read_text(encoding="utf-8"))
+    rows = scoped.execute(ROWS_SQL).df()
+    quarantine_by_rule = whole.execute(
+        "SELECT source, rule, column_name, count(*) AS rows FROM quarantine "
+        "GROUP BY source, rule, column_name ORDER BY rows DESC, source, rule, column_name"
+    ).df()
+    unlinked_by_hour = whole.execute(
+        "SELECT partner, date_trunc('hour', registered_at) AS hour, count(*) AS registrations, "
+        "count(*) FILTER (WHERE conversion_id IS NULL) AS unlinked FROM unified_journeys "
+        "WHERE partner IS NOT NULL AND registered_at IS NOT NULL GROUP BY ALL ORDER BY partner, hour"
+    ).df()
+    return LakeData(lake_dir, coverage, queries, rows, load_quality_reports(lake_dir), quarantine_by_rule,
+                    unlinked_by_hour)
+
+
+def query(data: LakeData, prefix: str) -> pd.DataFrame:
+    for stem, df in data.queries.items():
+        if stem.startswith(prefix + "_"):
+            return df
+    raise KeyError(prefix)

@@ -1,0 +1,192 @@
+"""`bcjourney bench`: each workload timed beside its baseline in the same run, reported as a ratio.
+
+- ingest: our ingest of a generated conversions file (default about 1 GB) against a plain pyarrow
+  CSV-to-Parquet conversion of the same file; plus our peak RSS (target: under 1 GB).
+- match: our matching of generated registrations against clicks, day by day as the match Lambda runs,
+  against DuckDB's ASOF JOIN (nearest earlier click of the same country) on the same data; plus peak RSS.
+
+Every workload runs in a fresh child process, so its peak RSS is its own.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import resource
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+MB = 1024 * 1024
+
+
+@dataclass
+class Measurement:
+    name: str
+    seconds: float
+    peak_rss_mb: float
+    detail: dict
+
+
+def _child(target: Callable[..., dict], args: tuple, queue) -> None:
+    started = time.perf_counter()
+    detail = target(*args)
+    seconds = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    queue.put((seconds, peak, detail))
+
+
+def measure(name: str, target: Callable[..., dict], *args) -> Measurement:
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=_child, args=(target, args, queue))
+    process.start()
+    seconds, peak, detail = queue.get()
+    process.join()
+    if process.exitcode:
+        raise RuntimeError(f"benchmark {name} failed (exit {process.exitcode})")
+    return Measurement(name, seconds, peak, detail)
+
+
+# --- workloads (module-level so the spawned child can import them) ---------------------------------------
+
+def make_conversions_file(workdir: Path, target_mb: int, seed: int) -> Path:
+    """One conversions file of about target_mb, concatenated from generated days (written day by day)."""
+    from .generate import generate
+
+    per_day = 100_000
+    days = max(1, round(target_mb * MB / (per_day * 104)))  # a generated conversion line is ~104 bytes
+    generated = workdir / "generated"
+    generate(generated, days=days, per_day=per_day, seed=seed)
+    landing = workdir / "landing" / "conversions"
+    landing.mkdir(parents=True)
+    target = landing / "conversions_all.csv"
+    with open(target, "wb") as out:
+        for number, part in enumerate(sorted((generated / "conversions").glob("*.csv"))):
+            with open(part, "rb") as handle:
+                if number:
+                    handle.readline()  # one header only
+                shutil.copyfileobj(handle, out, 16 * MB)
+    shutil.rmtree(generated)
+    return target
+
+
+def ingest_workload(landing: str, key: str, lake: str) -> dict:
+    from .ingest.service import ingest_object
+    from .storage import LocalStorage
+
+    report = ingest_object(LocalStorage(landing), key, LocalStorage(lake)).report
+    return {"rows_in": report.rows_in, "curated": report.curated, "quarantined": report.quarantined}
+
+
+def pyarrow_csv_to_parquet(path: str, out: str) -> dict:
+    """The baseline: read the CSV with pyarrow's streaming reader and write Parquet, nothing else."""
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    reader = pacsv.open_csv(path, parse_options=pacsv.ParseOptions(delimiter=";"),
+                            read_options=pacsv.ReadOptions(block_size=16 * MB))
+    rows = 0
+    with pq.ParquetWriter(out, reader.schema, compression="zstd") as writer:
+        for batch in reader:
+            writer.write_batch(batch)
+            rows += batch.num_rows
+    return {"rows": rows}
+
+
+def match_workload(lake: str, days: list[str]) -> dict:
+    from .matching.service import match_day
+    from .storage import LocalStorage
+
+    storage = LocalStorage(lake)
+    linked = registrations = 0
+    for day in days:
+        result = match_day(storage, day)
+        linked += result.linked
+        registrations += result.registrations
+    return {"registrations": registrations, "linked": linked}
+
+
+def duckdb_asof_join(lake: str) -> dict:
+    """The baseline: for each registration, the nearest earlier click of the same country (ASOF JOIN)."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET threads = 2")
+    clicks = f"{lake}/curated/conversions/**/*.parquet"
+    regs = f"{lake}/curated/broker_registrations/**/*.parquet"
+    row = con.execute(
+        "SELECT count(*), count(c.conversion_id) FROM read_parquet(?) r ASOF LEFT JOIN read_parquet(?) c "
+        "ON r.ip_country_code = c.country_code AND r.registered_at >= c.converted_at",
+        [regs, clicks],
+    ).fetchone()
+    return {"registrations": row[0], "linked": row[1]}
+
+
+def prepare_match_lake(workdir: Path, clicks: int, seed: int) -> tuple[Path, list[str]]:
+    """Generated landing data of `clicks` clicks, ingested into a lake (not timed)."""
+    from .generate import generate
+    from .ingest.service import ingest_object
+    from .storage import LocalStorage
+
+    per_day = 25_000
+    days = max(1, clicks // per_day)
+    generate(workdir / "landing", days=days, per_day=per_day, seed=seed)
+    landing, lake = LocalStorage(workdir / "landing"), LocalStorage(workdir / "lake")
+    touched: set[str] = set()
+    for key in landing.list_keys("conversions/") + landing.list_keys("broker/"):
+        touched.update(ingest_object(landing, key, lake).days)
+    return workdir / "lake", sorted(touched)
+
+
+# --- the command ---------------------------------------------------------------------------------------------
+
+def run_benchmarks(ingest_mb: int = 1024, match_clicks: int = 1_500_000, seed: int = 7,
+                   workdir: Path | None = None, only: set[str] | None = None,
+                   echo: Callable[[str], None] = print) -> dict:
+    root = Path(workdir or tempfile.mkdtemp(prefix="bcjourney-bench-"))
+    root.mkdir(parents=True, exist_ok=True)
+    results: dict = {}
+    try:
+        if not only or "ingest" in only:
+            echo(f"ingest: generating a ~{ingest_mb} MB conversions file ...")
+            path = make_conversions_file(root / "ingest", ingest_mb, seed)
+            size_mb = path.stat().st_size / MB
+            ours = measure("ingest", ingest_workload, str(root / "ingest" / "landing"),
+                           "conversions/conversions_all.csv", str(root / "ingest" / "lake"))
+            base = measure("pyarrow", pyarrow_csv_to_parquet, str(path), str(root / "ingest" / "baseline.parquet"))
+            results["ingest"] = {
+                "file_mb": round(size_mb, 1), "rows": ours.detail["rows_in"],
+                "seconds": round(ours.seconds, 2), "baseline_seconds": round(base.seconds, 2),
+                "throughput_ratio": round(base.seconds / ours.seconds, 3),  # target >= 0.5
+                "mb_per_s": round(size_mb / ours.seconds, 1),
+                "peak_rss_mb": round(ours.peak_rss_mb), "baseline_peak_rss_mb": round(base.peak_rss_mb),
+            }
+            echo(_line("ingest", results["ingest"], "throughput_ratio", ">= 0.5", 1024))
+        if not only or "match" in only:
+            echo(f"match: generating and ingesting ~{match_clicks:,} clicks ...")
+            lake, days = prepare_match_lake(root / "match", match_clicks, seed)
+            ours = measure("match", match_workload, str(lake), days)
+            base = measure("duckdb-asof", duckdb_asof_join, str(lake))
+            results["match"] = {
+                "registrations": ours.detail["registrations"], "days": len(days),
+                "seconds": round(ours.seconds, 2), "baseline_seconds": round(base.seconds, 2),
+                "time_ratio": round(ours.seconds / base.seconds, 2),  # target <= 2
+                "peak_rss_mb": round(ours.peak_rss_mb), "baseline_peak_rss_mb": round(base.peak_rss_mb),
+                "linked_share": round(ours.detail["linked"] / max(ours.detail["registrations"], 1), 4),
+                "baseline_linked_share": round(base.detail["linked"] / max(base.detail["registrations"], 1), 4),
+            }
+            echo(_line("match", results["match"], "time_ratio", "<= 2", 2048))
+    finally:
+        if workdir is None:
+            shutil.rmtree(root, ignore_errors=True)
+    return results
+
+
+def _line(name: str, result: dict, ratio_key: str, target: str, rss_target_mb: int) -> str:
+    return (f"{name}: {result[ratio_key]} ({ratio_key.replace('_', ' ')}, target {target}); "
+            f"{result['seconds']} s vs baseline {result['baseline_seconds']} s; "
+            f"peak RSS {result['peak_rss_mb']} MB (target < {rss_target_mb} MB)\n  " + json.dumps(result))
