@@ -102,3 +102,31 @@ def test_cli_run_prints_a_summary_and_fails_clearly(tmp_path):
     missing = subprocess.run([sys.executable, "-m", "bcjourney.cli", "run", "--landing", str(tmp_path / "nope"),
                               "--lake", str(lake)], capture_output=True, text=True)
     assert missing.returncode == 2 and "does not exist" in missing.stderr
+
+
+def test_late_data_rematches_the_day_and_replaces_its_partition(tmp_path):
+    """A partner batch arriving after a day was matched links its registrations: no duplicates, no stale rows."""
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    generate(landing, days=2, per_day=400, seed=9)
+    late = landing / "broker" / "acme" / "registrations_20240402.csv"
+    held_back = tmp_path / "held_back.csv"
+    late.rename(held_back)
+    first = run(landing, lake)
+    before = unified(lake)
+    day_two_regs_before = before[before["broker_source_file"] == "broker/acme/registrations_20240402.csv"]
+    assert day_two_regs_before.empty
+
+    # only the late file lands, as its S3 upload would: ingest it, re-match the days it touches
+    late_landing = tmp_path / "late_landing"
+    (late_landing / "broker" / "acme").mkdir(parents=True)
+    held_back.rename(late_landing / "broker" / "acme" / "registrations_20240402.csv")
+    second = run(late_landing, lake)
+    assert [f["key"] for f in second.files] == ["broker/acme/registrations_20240402.csv"]
+    after = unified(lake)
+    added = after[after["broker_source_file"] == "broker/acme/registrations_20240402.csv"]
+    assert len(added) > 300 and added["conversion_id"].notna().mean() > 0.9
+    assert after["conversion_id"].dropna().is_unique
+    assert len(after[after["conversion_id"].notna()]) == len(before[before["conversion_id"].notna()])
+    assert not after[after["broker_source_file"].notna()].duplicated(["broker_source_file", "broker_source_line"]).any()
+    linked_after = after["conversion_id"].notna() & after["partner"].notna()
+    assert linked_after.sum() > first.linked

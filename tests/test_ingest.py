@@ -124,3 +124,24 @@ def test_an_unreadable_file_is_rejected_whole_into_quarantine(tmp_path, content)
     quarantine = read(lake, "quarantine/")
     assert quarantine["rule"].tolist() == ["file_rejected"]
     assert lake.list_keys("curated/") == []
+
+
+def test_reordered_recased_headers_gzip_and_latin1_are_understood(tmp_path):
+    import gzip
+
+    text = ("Created_At,IS_MOBILE,Country Name,ID,session_id,measurement_category,ui_element\r\n"
+            "2024-04-01T12:00:00Z,true,Curaçao,7,70,01bestca/02notrel/03notrel,broker-name-link\r\n")
+    landing = LocalStorage(write_landing(tmp_path / "landing", {
+        "conversions/a.csv.gz": gzip.compress(text.encode("latin-1"))}))
+    lake = LocalStorage(tmp_path / "lake")
+    result = ingest_object(landing, "conversions/a.csv.gz", lake)
+    assert result.report.file_format == {"compressed": True, "encoding": "latin-1", "delimiter": ",", "bom": False}
+    row = read(lake, "curated/conversions/").iloc[0]
+    assert (row["conversion_id"], row["country_code"], bool(row["is_mobile"])) == (7, "CW", True)
+    assert row["converted_at"] == pd.Timestamp("2024-04-01 12:00:00")
+
+
+def test_a_header_missing_a_required_column_rejects_the_file(tmp_path):
+    landing = LocalStorage(write_landing(tmp_path / "landing", {"broker/acme/r.csv": "timestamp,ip_country\n1,Hungary\n"}))
+    with pytest.raises(FileRejected, match="important_score"):
+        ingest_object(landing, "broker/acme/r.csv", LocalStorage(tmp_path / "lake"))

@@ -1,0 +1,466 @@
+"""The SAM stack, rebuilt on moto from template.yaml (no Docker, no AWS), for the tests/test_aws_*.py modules.
+
+No tests here: helpers and the `stack` fixture, which the other test_aws_* modules import. What it builds, with the
+names, settings and environment variables read from template.yaml (intrinsics resolved by a small resolver below):
+
+  - the landing and lake buckets (versioned as in the template), the landing bucket's ObjectCreated notifications to
+    the ingest function (one per prefix, from the function's S3 events), so a put_object runs ingest as on AWS;
+  - the idempotency table (key schema from the template), the dead-letter queue;
+  - the ingest and match functions (their app.py as the deployment package, the template's environment), run
+    in-process: moto's LambdaFunction._invoke_lambda, which would start a Docker container, is patched to call our
+    handler with a Runtime built from the function's template environment and its own moto-backed boto3 session
+    (the lambda-mock pattern of aws-samples/serverless-test-samples);
+  - the match_days state machine from statemachine/match_days.asl.json with ${MatchFunctionArn} and
+    ${DeadLetterQueueUrl} substituted, executed by moto's Step Functions interpreter
+    (mock_aws(config={"stepfunctions": {"execute_state_machine": True}}));
+  - the Glue database and tables exactly as the template declares them.
+
+What moto does not do, and how the tests deal with it: it runs no Lambda async retries or OnFailure destinations
+(a dead letter from ingest is built in the shape of events/dlq_message_ingest.json), no Athena queries (the
+Glue tables are read back with awswrangler instead), and its Retry really sleeps (the sleep is patched and recorded).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import os
+import re
+import threading
+import time
+import traceback
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+from unittest import mock
+
+import boto3
+import pytest
+import yaml
+from moto import mock_aws
+from moto.awslambda.models import LambdaFunction
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+
+from bcjourney.local.handlers import LocalLambdaContext
+from bcjourney.runtime import Runtime
+
+REPO = Path(__file__).resolve().parents[1]
+TEMPLATE = REPO / "template.yaml"
+ASL = REPO / "statemachine" / "match_days.asl.json"
+ACCOUNT = "123456789012"  # moto's default account
+REGION = "eu-west-1"
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# template.yaml: load with the CloudFormation short tags, resolve the intrinsics the tests need
+# ---------------------------------------------------------------------------------------------------------------------
+class CfnLoader(yaml.SafeLoader):
+    """YAML loader that turns `!Ref X` into {"Ref": "X"} and `!Sub ...` into {"Fn::Sub": ...}, etc."""
+
+
+def _cfn_tag(loader: CfnLoader, suffix: str, node: yaml.Node) -> dict:
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    if suffix == "GetAtt" and isinstance(value, str):
+        value = value.split(".", 1)
+    return {"Ref" if suffix == "Ref" else f"Fn::{suffix}": value}
+
+
+def _mapping_without_duplicates(loader: CfnLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    keys = [loader.construct_object(k, deep=deep) for k, _ in node.value]
+    duplicates = sorted({k for k in keys if keys.count(k) > 1}, key=str)
+    if duplicates:  # CloudFormation refuses them; PyYAML would silently keep the last one
+        raise yaml.constructor.ConstructorError(None, None, f"duplicate keys {duplicates}", node.start_mark)
+    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+
+
+CfnLoader.add_multi_constructor("!", _cfn_tag)
+CfnLoader.construct_mapping = _mapping_without_duplicates
+
+
+def load_template() -> dict:
+    return yaml.load(TEMPLATE.read_text(), Loader=CfnLoader)
+
+
+def parameter_defaults(template: dict) -> dict[str, Any]:
+    values = {}
+    for name, spec in template["Parameters"].items():
+        default = spec.get("Default")
+        if spec["Type"] == "CommaDelimitedList" and isinstance(default, str):
+            default = [v.strip() for v in default.split(",")]
+        values[name] = default
+    return values
+
+
+def resolve(value: Any, names: dict[str, Any]) -> Any:
+    """Resolve Ref, Fn::GetAtt, Fn::Sub and Fn::Join against `names` ({"Logical": ref value,
+    "Logical.Attr": attribute value, parameters, pseudo parameters})."""
+    if isinstance(value, list):
+        return [resolve(v, names) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if set(value) == {"Ref"}:
+        return names[value["Ref"]]
+    if set(value) == {"Fn::GetAtt"}:
+        logical, attribute = value["Fn::GetAtt"]
+        return names[f"{logical}.{attribute}"]
+    if set(value) == {"Fn::Join"}:
+        separator, parts = value["Fn::Join"]
+        parts = resolve(parts, names)
+        return separator.join(str(p) for p in parts)
+    if set(value) == {"Fn::Sub"}:
+        text, extra = (value["Fn::Sub"], {}) if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"]
+        scope = {**names, **resolve(extra, names)}
+
+        def substitute(match: re.Match) -> str:
+            if match.group(1):  # ${!Literal} stays ${Literal}
+                return "${" + match.group(2) + "}"
+            return str(scope[match.group(2)])
+
+        return re.sub(r"\$\{(!?)([^}]*)\}", substitute, text)
+    return {k: resolve(v, names) for k, v in value.items()}
+
+
+def function_env(template: dict, logical: str, names: dict[str, Any]) -> dict[str, str]:
+    """A function's environment as Lambda would set it: Globals, then the function's own variables."""
+    env = dict(template["Globals"]["Function"]["Environment"]["Variables"])
+    env.update(template["Resources"][logical]["Properties"].get("Environment", {}).get("Variables", {}))
+    return {k: str(v) for k, v in resolve(env, names).items()}
+
+
+def glue_table_inputs(template: dict, names: dict[str, Any]) -> dict[str, dict]:
+    """TableInput of every AWS::Glue::Table in the template, resolved, by table name."""
+    tables = {}
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::Glue::Table":
+            table_input = resolve(resource["Properties"]["TableInput"], names)
+            tables[table_input["Name"]] = table_input
+    return tables
+
+
+def projection_pattern(location_template: str) -> re.Pattern:
+    """`s3://b/x/partner=${partner}/dt=${dt}/` -> a regex matching a key's folder, one group per projected column."""
+    pattern, last = "", 0
+    for match in re.finditer(r"\$\{(\w+)\}", location_template):
+        pattern += re.escape(location_template[last:match.start()]) + f"(?P<{match.group(1)}>[^/]+)"
+        last = match.end()
+    return re.compile(pattern + re.escape(location_template[last:]))
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Handlers and data
+# ---------------------------------------------------------------------------------------------------------------------
+_loaded = 0
+
+
+def load_handler(name: str):
+    """functions/<name>/app.py as a fresh module (its globals, e.g. RUNTIME, are per test)."""
+    global _loaded
+    _loaded += 1
+    spec = importlib.util.spec_from_file_location(f"test_aws_fn_{name}_{_loaded}", REPO / "functions" / name / "app.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def deployment_zip(name: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.write(REPO / "functions" / name / "app.py", "app.py")
+    return buffer.getvalue()
+
+
+# Two days of clicks, registrations 1-3 s after most of them, one before midnight registered after it.
+CLICKS = """id;session_id;country_name;is_mobile;ui_element;created_at;measurement_category
+1;10;Hungary;1;broker-name-link;2024-04-01 10:00:00;01bestca/02notrel/03notrel
+2;11;Germany;0;popularity-box-whole-row-link;2024-04-01 11:30:00;01review/02notrel/03review
+3;12;France;0;broker-name-link;2024-04-01 15:45:10;01bestca/02notrel/03notrel
+4;13;Spain;1;dynamic score top broker list row;2024-04-01 23:59:59;01homepa/02notrel/03notrel
+5;14;Italy;0;broker-name-link;2024-04-02 09:12:00;01review/02notrel/03review
+6;15;Austria;1;broker-name-link;2024-04-02 18:00:00;01bestca/02notrel/03notrel
+"""
+REGISTRATIONS = """timestamp,country_residency,ip_country,important_score
+1711965601,,Hungary,42
+1711971002,,Germany,0
+1711986312,,France,77
+1712016001,,Spain,5
+1712049121,,Italy,60
+"""
+MAPPING = """page_category;measurement_category
+Best brokers;01bestca/02notrel/03notrel
+Broker reviews - general;01review/02notrel/03review
+Home page;01homepa/02notrel/03notrel
+"""
+LANDING = {"reference/page_category_mapping.csv": MAPPING, "conversions/clicks 2024-04-01.csv": CLICKS,
+           "broker/acme/registrations.csv": REGISTRATIONS}
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Faults
+# ---------------------------------------------------------------------------------------------------------------------
+def client_error(code: str, operation: str = "ListObjectsV2", status: int = 503) -> Exception:
+    from botocore.exceptions import ClientError
+
+    return ClientError({"Error": {"Code": code, "Message": f"simulated {code}"},
+                        "ResponseMetadata": {"HTTPStatusCode": status}}, operation)
+
+
+class FlakyStorage:
+    """A Storage that raises the queued errors on its next list_keys calls, then behaves: S3 having a bad minute."""
+
+    def __init__(self, inner):
+        self._inner = inner
+        self._errors: list[Exception] = []
+        self._lock = threading.Lock()
+        self.failures = 0
+
+    def fail_next(self, *errors: Exception) -> None:
+        with self._lock:
+            self._errors.extend(errors)
+
+    def heal(self) -> None:
+        with self._lock:
+            self._errors.clear()
+
+    def list_keys(self, prefix: str = "") -> list[str]:
+        with self._lock:
+            error = self._errors.pop(0) if self._errors else None
+        if error is not None:
+            self.failures += 1
+            raise error
+        return self._inner.list_keys(prefix)
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The stack
+# ---------------------------------------------------------------------------------------------------------------------
+@dataclass
+class Invocation:
+    function: str
+    event: Any
+    result: Any = None
+    error: str | None = None
+
+
+@dataclass
+class Stack:
+    session: boto3.Session
+    template: dict
+    names: dict[str, Any]
+    landing_bucket: str
+    lake_bucket: str
+    table_name: str
+    queue_url: str
+    state_machine_arn: str
+    ingest_function: str
+    match_function: str
+    runtimes: dict[str, Runtime]
+    handlers: dict[str, Any]
+    match_lake: FlakyStorage
+    invocations: list[Invocation] = field(default_factory=list)
+    retry_sleeps: list[float] = field(default_factory=list)
+
+    def client(self, service: str):
+        return self.session.client(service)
+
+    def upload(self, key: str, body: str | bytes) -> dict:
+        """Put a landing object; moto's notification runs ingest synchronously. Returns put_object's answer."""
+        return self.client("s3").put_object(Bucket=self.landing_bucket, Key=key,
+                                            Body=body.encode() if isinstance(body, str) else body)
+
+    def calls(self, function: str) -> list[Invocation]:
+        return [i for i in self.invocations if i.function == function]
+
+    def executions(self) -> list[dict]:
+        return self.client("stepfunctions").list_executions(stateMachineArn=self.state_machine_arn)["executions"]
+
+    def wait(self, execution_arn: str, timeout: float = 30) -> dict:
+        sfn = self.client("stepfunctions")
+        deadline = time.monotonic() + timeout
+        while True:
+            described = sfn.describe_execution(executionArn=execution_arn)
+            if described["status"] != "RUNNING":
+                return described
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{execution_arn} still RUNNING after {timeout} s")
+            time.sleep(0.05)
+
+    def wait_all(self, timeout: float = 30) -> list[dict]:
+        return [self.wait(e["executionArn"], timeout) for e in self.executions()]
+
+    def dead_letters(self) -> list[dict]:
+        """Every message in the dead-letter queue (bodies parsed), made visible again afterwards."""
+        sqs = self.client("sqs")
+        messages, bodies = [], []
+        while True:
+            batch = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get("Messages", [])
+            if not batch:
+                break
+            messages += batch
+        for message in messages:
+            bodies.append(json.loads(message["Body"]))
+            sqs.change_message_visibility(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"],
+                                          VisibilityTimeout=0)
+        return bodies
+
+    def lake_keys(self, prefix: str = "") -> list[str]:
+        pages = self.client("s3").get_paginator("list_objects_v2").paginate(Bucket=self.lake_bucket, Prefix=prefix)
+        return sorted(o["Key"] for page in pages for o in page.get("Contents", []))
+
+
+def _names(template: dict) -> dict[str, Any]:
+    """Physical names and ARNs of the resources, as CloudFormation would give them for the default parameters."""
+    names: dict[str, Any] = {"AWS::AccountId": ACCOUNT, "AWS::Region": REGION, "AWS::Partition": "aws",
+                             "AWS::StackName": "bcjourney", **parameter_defaults(template)}
+    resources = template["Resources"]
+    for logical, resource in resources.items():
+        props = resource.get("Properties", {})
+        if resource["Type"] == "AWS::S3::Bucket":
+            bucket = resolve(props["BucketName"], names)
+            names.update({logical: bucket, f"{logical}.Arn": f"arn:aws:s3:::{bucket}"})
+    names["IdempotencyTable"] = "bcjourney-IdempotencyTable-MOTO"
+    names["IdempotencyTable.Arn"] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{names['IdempotencyTable']}"
+    queue = resolve(resources["DeadLetterQueue"]["Properties"]["QueueName"], names)
+    names.update({"DeadLetterQueue": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{queue}",
+                  "DeadLetterQueue.QueueName": queue, "DeadLetterQueue.Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue}"})
+    for logical in ("IngestFunction", "MatchFunction", "RedriveFunction"):
+        function = resolve(resources[logical]["Properties"]["FunctionName"], names)
+        names.update({logical: function, f"{logical}.Arn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function}"})
+    machine = resolve(resources["MatchDaysStateMachine"]["Properties"]["Name"], names)
+    names["MatchDaysStateMachine"] = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{machine}"
+    names["MatchDaysStateMachine.Name"] = machine
+    names["GlueDatabase"] = resolve(resources["GlueDatabase"]["Properties"]["DatabaseInput"]["Name"], names)
+    names["AthenaWorkGroup"] = resolve(resources["AthenaWorkGroup"]["Properties"]["Name"], names)
+    return names
+
+
+def build_stack(session: boto3.Session) -> Stack:
+    template = load_template()
+    names = _names(template)
+    resources = template["Resources"]
+    s3 = session.client("s3")
+
+    for logical in ("LandingBucket", "LakeBucket"):
+        s3.create_bucket(Bucket=names[logical], CreateBucketConfiguration={"LocationConstraint": REGION})
+        versioning = resources[logical]["Properties"].get("VersioningConfiguration")
+        if versioning:
+            s3.put_bucket_versioning(Bucket=names[logical], VersioningConfiguration=versioning)
+
+    table = resources["IdempotencyTable"]["Properties"]
+    dynamodb = session.client("dynamodb")
+    dynamodb.create_table(TableName=names["IdempotencyTable"], BillingMode=table["BillingMode"],
+                          AttributeDefinitions=table["AttributeDefinitions"], KeySchema=table["KeySchema"])
+    dynamodb.update_time_to_live(TableName=names["IdempotencyTable"],
+                                 TimeToLiveSpecification=table["TimeToLiveSpecification"])
+
+    queue = resources["DeadLetterQueue"]["Properties"]
+    queue_url = session.client("sqs").create_queue(
+        QueueName=names["DeadLetterQueue.QueueName"],
+        Attributes={"VisibilityTimeout": str(queue["VisibilityTimeout"]),
+                    "MessageRetentionPeriod": str(queue["MessageRetentionPeriod"])})["QueueUrl"]
+    assert queue_url == names["DeadLetterQueue"], (queue_url, names["DeadLetterQueue"])
+
+    iam = session.client("iam")
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+             "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com"]}}]}
+    role = iam.create_role(RoleName="bcjourney-moto", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+
+    lambda_client = session.client("lambda")
+    globals_ = template["Globals"]["Function"]
+    for logical, folder in (("MatchFunction", "match"), ("IngestFunction", "ingest"), ("RedriveFunction", "redrive")):
+        props = resources[logical]["Properties"]
+        created = lambda_client.create_function(
+            FunctionName=names[logical], Runtime=globals_["Runtime"], Role=role, Handler=globals_["Handler"],
+            Code={"ZipFile": deployment_zip(folder)}, Timeout=props["Timeout"], MemorySize=props["MemorySize"],
+            Environment={"Variables": function_env(template, logical, names)})
+        assert created["FunctionArn"] == names[f"{logical}.Arn"]
+
+    machine = resources["MatchDaysStateMachine"]["Properties"]
+    definition = ASL.read_text()
+    for placeholder, value in resolve(machine["DefinitionSubstitutions"], names).items():
+        definition = definition.replace("${" + placeholder + "}", value)
+    assert "${" not in definition
+    arn = session.client("stepfunctions").create_state_machine(
+        name=names["MatchDaysStateMachine.Name"], definition=definition, roleArn=role, type=machine["Type"],
+    )["stateMachineArn"]
+    assert arn == names["MatchDaysStateMachine"]
+
+    # The ingest function's S3 events become the landing bucket's notification configuration, as SAM makes them.
+    notifications = []
+    for event_name, event in resources["IngestFunction"]["Properties"]["Events"].items():
+        if event["Type"] == "S3":
+            rules = [{"Name": r["Name"], "Value": r["Value"]} for r in event["Properties"]["Filter"]["S3Key"]["Rules"]]
+            notifications.append({"Id": event_name, "LambdaFunctionArn": names["IngestFunction.Arn"],
+                                  "Events": [event["Properties"]["Events"]], "Filter": {"Key": {"FilterRules": rules}}})
+    s3.put_bucket_notification_configuration(Bucket=names["LandingBucket"],
+                                             NotificationConfiguration={"LambdaFunctionConfigurations": notifications})
+
+    glue = session.client("glue")
+    database = resolve(resources["GlueDatabase"]["Properties"]["DatabaseInput"], names)
+    glue.create_database(DatabaseInput=database)
+    for table_input in glue_table_inputs(template, names).values():
+        glue.create_table(DatabaseName=database["Name"], TableInput=table_input)
+
+    # Each function gets its own session (as its own process would) and a Runtime from its template environment.
+    runtimes, handlers = {}, {}
+    for logical, folder in (("IngestFunction", "ingest"), ("MatchFunction", "match")):
+        with mock.patch.dict(os.environ, function_env(template, logical, names)):
+            runtimes[folder] = Runtime.from_environment(boto3_session=boto3.Session(region_name=REGION))
+        handlers[names[logical]] = load_handler(folder)
+    match_lake = FlakyStorage(runtimes["match"].lake)
+    runtimes["match"].lake = match_lake
+    handlers[names["IngestFunction"]].RUNTIME = runtimes["ingest"]
+    handlers[names["MatchFunction"]].RUNTIME = runtimes["match"]
+
+    return Stack(session=session, template=template, names=names, landing_bucket=names["LandingBucket"],
+                 lake_bucket=names["LakeBucket"], table_name=names["IdempotencyTable"], queue_url=queue_url,
+                 state_machine_arn=arn, ingest_function=names["IngestFunction"],
+                 match_function=names["MatchFunction"], runtimes=runtimes, handlers=handlers, match_lake=match_lake)
+
+
+def in_process_invoker(stack: Stack) -> Callable:
+    """Replacement for moto's LambdaFunction._invoke_lambda (which runs Docker): calls our handler in-process and
+    answers as moto's Docker path does, (payload, errored, logs), the error payload shaped as Lambda's."""
+    lock = threading.RLock()  # one invocation at a time, as one warm Lambda instance
+
+    def invoke(function: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
+        handler = stack.handlers[function.function_name]
+        record = Invocation(function.function_name, event)
+        stack.invocations.append(record)
+        with lock:
+            try:
+                record.result = handler.lambda_handler(event, LocalLambdaContext(function.function_name))
+            except Exception as exc:
+                record.error = type(exc).__name__
+                payload = {"errorMessage": str(exc), "errorType": type(exc).__name__, "requestId": "",
+                           "stackTrace": traceback.format_tb(exc.__traceback__)}
+                return json.dumps(payload), True, ""
+        return json.dumps(record.result, default=str), False, ""
+
+    return invoke
+
+
+@pytest.fixture
+def stack(monkeypatch):
+    """The stack on moto; a landing upload runs ingest, which starts match_days, which runs match."""
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    monkeypatch.setenv("POWERTOOLS_IDEMPOTENCY_DISABLED", "false")
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        built = build_stack(boto3.Session(region_name=REGION))
+        monkeypatch.setattr(LambdaFunction, "_invoke_lambda", in_process_invoker(built))
+        # moto's Retry sleeps for real (IntervalSeconds x BackoffRate^n, full jitter): record the delay instead.
+        monkeypatch.setattr(retrier_decl, "time", mock.Mock(sleep=built.retry_sleeps.append))
+        try:
+            yield built
+        finally:
+            built.match_lake.heal()
+            built.wait_all()  # no execution thread may outlive the mock
