@@ -145,3 +145,20 @@ def test_a_header_missing_a_required_column_rejects_the_file(tmp_path):
     landing = LocalStorage(write_landing(tmp_path / "landing", {"broker/acme/r.csv": "timestamp,ip_country\n1,Hungary\n"}))
     with pytest.raises(FileRejected, match="important_score"):
         ingest_object(landing, "broker/acme/r.csv", LocalStorage(tmp_path / "lake"))
+
+
+def test_spilling_early_still_gives_one_file_per_day_and_merges_duplicates_across_spills(tmp_path, monkeypatch):
+    from bcjourney.ingest import service
+
+    monkeypatch.setattr(service._BatchWriter, "SPILL_ROWS", 2)
+    lines = [f"{i};1;France;1;broker-name-link;2024-04-0{1 + i % 3} 10:00:00;01bestca/02notrel/03notrel"
+             for i in range(12)]
+    lines.append(lines[0])  # a duplicate id long after the first one was spilled
+    landing = LocalStorage(write_landing(tmp_path / "landing", {"conversions/c.csv": HEADER + "\n".join(lines)}))
+    lake = LocalStorage(tmp_path / "lake")
+    result = ingest_object(landing, "conversions/c.csv", lake, block_bytes=200)
+    assert (result.report.curated, result.report.merged_duplicates) == (12, 1)
+    keys = lake.list_keys("curated/conversions/")
+    assert [k.split("/")[2] for k in keys] == ["dt=2024-04-01", "dt=2024-04-02", "dt=2024-04-03"]
+    assert all(k.endswith(f"/{result.batch_id}.parquet") for k in keys)
+    assert sorted(read(lake, "curated/conversions/")["conversion_id"]) == list(range(12))

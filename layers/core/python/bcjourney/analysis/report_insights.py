@@ -142,14 +142,14 @@ def pool_top(counts: pd.DataFrame, label: str, n_col: str, k_col: str, top: int)
     return head.reset_index(drop=True)
 
 
-def rate_segments(pooled: pd.DataFrame) -> list[dict]:
+def rate_segments(pooled: pd.DataFrame, dispersion: float = 1.0) -> list[dict]:
     """Per segment: n, k, rate, Wilson CI, the test against the rest and its Holm-adjusted p."""
     total_n, total_k = int(pooled["n"].sum()), int(pooled["k"].sum())
     segs = []
     for r in pooled.itertuples():
         n, k = int(r.n), int(r.k)
         rest_n, rest_k = total_n - n, total_k - k
-        test, p = st.two_proportion_test(k, n, rest_k, rest_n)
+        test, p = st.two_proportion_test(k, n, rest_k, rest_n, dispersion)
         lo, hi = st.wilson(k, n)
         segs.append({"segment": str(r.segment), "n": n, "k": k, "rate": k / n if n else math.nan,
                      "ci": [lo, hi], "rest_rate": rest_k / rest_n if rest_n else math.nan,
@@ -157,6 +157,31 @@ def rate_segments(pooled: pd.DataFrame) -> list[dict]:
     for s, adj in zip(segs, st.holm([s["p_value"] for s in segs])):
         s["p_adjusted"] = adj
     return segs
+
+
+def day_cells(frame: pd.DataFrame, label: pd.Series, flag: pd.Series, segments: list[str]) -> pd.DataFrame:
+    """(segment, click day) cells with k = flagged rows and n = rows; labels not among `segments` are
+    pooled as OTHER, as in the pooled table."""
+    named = set(segments) - {OTHER}
+    seg = label.astype(object).where(label.isin(named), OTHER)
+    day = frame["converted_at"].dt.floor("D")
+    cells = (pd.DataFrame({"segment": seg.to_numpy(), "day": day.to_numpy(), "flag": flag.astype(bool).to_numpy()})
+             .groupby(["segment", "day"]).agg(n=("flag", "size"), k=("flag", "sum")).reset_index())
+    return cells
+
+
+def comparison_test(pooled: pd.DataFrame, cells: pd.DataFrame | None,
+                    rng: np.random.Generator) -> tuple[str, float, float, float]:
+    """The omnibus test of a rate across groups: quasi-binomial F over the groups' day cells (the
+    day-to-day dispersion counts as noise) when every group's expected counts reach MIN_EXPECTED;
+    otherwise (sparse events) the chi-square with a Monte Carlo p-value. (name, stat, p, dispersion)."""
+    n, k = pooled["n"].to_numpy(dtype=float), pooled["k"].to_numpy(dtype=float)
+    pooled_rate = k.sum() / n.sum() if n.sum() else 0.0
+    dense = len(n) and min((n * pooled_rate).min(), (n * (1 - pooled_rate)).min()) >= st.MIN_EXPECTED
+    if cells is not None and dense:
+        return st.overdispersed_homogeneity(cells["k"], cells["n"], cells["segment"])
+    test, stat, p = st.chi2_homogeneity(pooled["k"], pooled["n"], rng)
+    return test, stat, p, 1.0
 
 
 def spread(segs: list[dict], value: str) -> tuple[dict, dict]:
@@ -176,10 +201,14 @@ def split_significant(segs: list[dict], value: str, rest: str) -> tuple[list[dic
 
 def rate_comparison(key: str, title: str, dimension: str, pooled: pd.DataFrame, rng: np.random.Generator,
                     what: str, action: Callable[[list[dict], list[dict], Insight], str],
-                    extra_finding: str = "") -> Insight:
-    """An insight comparing a rate (k of n) across segments."""
-    segs = rate_segments(pooled)
-    test, stat, p = st.chi2_homogeneity(pooled["k"], pooled["n"], rng)
+                    extra_finding: str = "", cells: pd.DataFrame | None = None) -> Insight:
+    """An insight comparing a rate (k of n) across segments.
+
+    cells (columns segment, k, n; several per segment: its days) switch the tests to their
+    overdispersion-corrected (quasi-binomial) forms: clicks of one day share traffic mix, campaigns
+    and partner incidents, so day-to-day variation must not pass for a difference between groups."""
+    test, stat, p, dispersion = comparison_test(pooled, cells, rng)
+    segs = rate_segments(pooled, dispersion)
     hi, lo = spread(segs, "rate")
     number = hi["rate"] - lo["rate"]
     ci = st.diff_ci(hi["k"], hi["n"], lo["k"], lo["n"])
@@ -195,7 +224,7 @@ def rate_comparison(key: str, title: str, dimension: str, pooled: pd.DataFrame, 
                   ci=ci, ci_method="Newcombe hybrid score interval (not adjusted for picking the extremes)",
                   unit="rate_diff", test=test, p_value=p, segments=segs,
                   details={"statistic": stat, "overall_rate": overall, "overall_k": total_k, "overall_n": total_n,
-                           "dimension": dimension},
+                           "dimension": dimension, "dispersion": dispersion},
                   plot_data={"overall": overall, "what": what, "dimension": dimension})
 
     def act(i: Insight) -> str:
@@ -209,11 +238,12 @@ def rate_comparison(key: str, title: str, dimension: str, pooled: pd.DataFrame, 
     return ins
 
 
-def score_segments(groups: list[tuple[str, np.ndarray]], rng: np.random.Generator) -> list[dict]:
+def score_segments(groups: list[tuple[str, np.ndarray]], rng: np.random.Generator,
+                   dispersion: float = 1.0) -> list[dict]:
     segs = []
     for name, g in groups:
         rest = np.concatenate([h for m, h in groups if m != name]) if len(groups) > 1 else np.array([])
-        test, p = st.mann_whitney(g, rest)
+        test, p = st.mann_whitney(g, rest, dispersion)
         segs.append({"segment": name, "n": int(len(g)), "mean": float(g.mean()) if len(g) else math.nan,
                      "ci": list(st.bootstrap_mean_ci(g, rng, BOOTSTRAP)),
                      "rest_mean": float(rest.mean()) if len(rest) else math.nan,
@@ -236,10 +266,19 @@ def pooled_groups(frame: pd.DataFrame, column: str, values: str, top: int) -> li
     return groups
 
 
+def score_dispersion(frame: pd.DataFrame, label: pd.Series, segments: list[str]) -> float:
+    """mean_dispersion of important_score over (segment, click day) cells, OTHER pooled as in the groups."""
+    named = set(segments) - {OTHER}
+    seg = label.astype(object).where(label.isin(named), OTHER)
+    return st.mean_dispersion(frame["important_score"].to_numpy(dtype=float), seg.to_numpy(),
+                              frame["converted_at"].dt.floor("D").to_numpy())
+
+
 def score_comparison(key: str, title: str, dimension: str, groups: list[tuple[str, np.ndarray]],
-                     rng: np.random.Generator, action: Callable[[list[dict], list[dict], Insight], str]) -> Insight:
-    segs = score_segments(groups, rng)
-    test, stat, p = st.kruskal([g for _, g in groups])
+                     rng: np.random.Generator, action: Callable[[list[dict], list[dict], Insight], str],
+                     dispersion: float = 1.0) -> Insight:
+    segs = score_segments(groups, rng, dispersion)
+    test, stat, p = st.kruskal([g for _, g in groups], dispersion)
     hi, lo = spread(segs, "mean")
     ghi = dict(groups)[hi["segment"]]
     glo = dict(groups)[lo["segment"]]
@@ -260,7 +299,7 @@ def score_comparison(key: str, title: str, dimension: str, groups: list[tuple[st
                   unit="score_diff", test=test, p_value=p, segments=segs,
                   details={"statistic": stat, "overall_mean": overall, "overall_ci": list(overall_ci),
                            "scored_registrations": int(len(allv)),
-                           "dimension": dimension},
+                           "dimension": dimension, "dispersion": dispersion},
                   plot_data={"overall": overall, "dimension": dimension})
 
     def act(i: Insight) -> str:
@@ -345,8 +384,10 @@ def by_page_category(data: LakeData, rng) -> Insight:
             parts.append(f"use the layouts of those converting above it as the A/B-test challenger: {names(above)}")
         return "; ".join(parts) + ". Prioritise by clicks lost: (rest rate - page rate) x clicks."
 
+    clicks = _clicks(data)
+    cells = day_cells(clicks, clicks["page_category"], clicks["registered"], pooled["segment"].tolist())
     return rate_comparison("rate_by_page_category", "Registration rate by entry page category", "page category",
-                           pooled, rng, "registration rate", action)
+                           pooled, rng, "registration rate", action, cells=cells)
 
 
 def by_ui_element(data: LakeData, rng) -> Insight:
@@ -367,8 +408,10 @@ def by_ui_element(data: LakeData, rng) -> Insight:
             parts.append(f"the elements converting above it are the designs to copy: {names(above)}")
         return "; ".join(parts) + "."
 
+    clicks = _clicks(data)
+    cells = day_cells(clicks, clicks["ui_element"], clicks["registered"], pooled["segment"].tolist())
     return rate_comparison("rate_by_ui_element", "Registration rate by UI element", "UI element", pooled, rng,
-                           "registration rate", action)
+                           "registration rate", action, cells=cells)
 
 
 def by_device(data: LakeData, rng) -> Insight:
@@ -376,13 +419,19 @@ def by_device(data: LakeData, rng) -> Insight:
     dev = q3.groupby("device", sort=False)[["clicks", "registrations"]].sum().reset_index()
     dev = dev.sort_values(["clicks", "device"], ascending=[False, True])
     m = dev.set_index("device")
-    segs = rate_segments(pool_top(dev, "device", "clicks", "registrations", 99))
+    pooled = pool_top(dev, "device", "clicks", "registrations", 99)
+    clicks = _clicks(data)
+    cells = day_cells(clicks, clicks["device"], clicks["registered"], pooled["segment"].tolist())
+    _, _, _, dispersion = comparison_test(pooled, cells, rng)
+    segs = rate_segments(pooled, dispersion)
     if "mobile" in m.index and "desktop" in m.index:
         km, nm = int(m.loc["mobile", "registrations"]), int(m.loc["mobile", "clicks"])
         kd, nd = int(m.loc["desktop", "registrations"]), int(m.loc["desktop", "clicks"])
     else:  # a lake with one device only
         km = nm = kd = nd = 0
-    test, p = st.two_proportion_test(km, nm, kd, nd)
+    test, p = st.two_proportion_test(km, nm, kd, nd, dispersion)
+    if dispersion > 1.0:
+        test += f" (phi = {dispersion:.2f} from day-to-day variation)"
     diff = (km / nm - kd / nd) if nm and nd else math.nan
     ci = st.diff_ci(km, nm, kd, nd)
     finding = (f"Mobile clicks register at {pct(km / nm if nm else math.nan)} (n = {nm:,}), desktop clicks at "
@@ -392,7 +441,8 @@ def by_device(data: LakeData, rng) -> Insight:
                   number_label="mobile minus desktop registration rate", ci=ci, ci_method="Newcombe hybrid score",
                   unit="rate_diff",
                   test=test, p_value=p, segments=segs,
-                  details={"mobile_k": km, "mobile_n": nm, "desktop_k": kd, "desktop_n": nd},
+                  details={"mobile_k": km, "mobile_n": nm, "desktop_k": kd, "desktop_n": nd,
+                           "dispersion": dispersion},
                   plot_data={"overall": (km + kd) / (nm + nd) if nm + nd else math.nan,
                                         "what": "registration rate", "dimension": "device"})
 
@@ -423,8 +473,10 @@ def by_country(data: LakeData, rng) -> Insight:
             parts.append("markets converting above it are candidates for more traffic: " + names(above))
         return "; ".join(parts) + "."
 
+    clicks = _clicks(data)
+    cells = day_cells(clicks, clicks["country_code"], clicks["registered"], pooled["segment"].tolist())
     return rate_comparison("rate_by_country", "Registration rate by click country", "country", pooled, rng,
-                           "registration rate", action)
+                           "registration rate", action, cells=cells)
 
 
 def delay_distribution(data: LakeData, rng) -> Insight:
@@ -484,8 +536,9 @@ def score_by_page(data: LakeData, rng) -> Insight:
                          + "; judge them by value per click, not by registrations alone")
         return "; ".join(parts) + "."
 
+    phi = score_dispersion(scored, scored["page_category"], [g for g, _ in groups])
     return score_comparison("score_by_page_category", "Important score by entry page category",
-                            "page category", groups, rng, action)
+                            "page category", groups, rng, action, phi)
 
 
 def score_by_device(data: LakeData, rng) -> Insight:
@@ -493,8 +546,9 @@ def score_by_device(data: LakeData, rng) -> Insight:
     mob = scored.loc[scored["device"] == "mobile", "important_score"].to_numpy(dtype=float)
     desk = scored.loc[scored["device"] == "desktop", "important_score"].to_numpy(dtype=float)
     groups = [("desktop", desk), ("mobile", mob)]
-    segs = score_segments(groups, rng)
-    test, p = st.mann_whitney(desk, mob)
+    phi = score_dispersion(scored, scored["device"], ["desktop", "mobile"])
+    segs = score_segments(groups, rng, phi)
+    test, p = st.mann_whitney(desk, mob, phi)
     diff = (desk.mean() - mob.mean()) if len(desk) and len(mob) else math.nan
     ci = st.bootstrap_diff_ci(desk, mob, rng, BOOTSTRAP)
     hv_d, hv_m = int((desk >= HIGH_VALUE).sum()), int((mob >= HIGH_VALUE).sum())
@@ -509,7 +563,7 @@ def score_by_device(data: LakeData, rng) -> Insight:
                   test=test, p_value=p, segments=segs,
                   details={"desktop_mean": float(desk.mean()) if len(desk) else math.nan,
                            "mobile_mean": float(mob.mean()) if len(mob) else math.nan,
-                           "desktop_n": int(len(desk)), "mobile_n": int(len(mob)),
+                           "desktop_n": int(len(desk)), "mobile_n": int(len(mob)), "dispersion": phi,
                            "desktop_high_value": hv_d, "mobile_high_value": hv_m},
                   plot_data={"overall": float(np.concatenate([desk, mob]).mean()) if len(desk) + len(mob)
                                         else math.nan, "dimension": "device"})
@@ -538,8 +592,9 @@ def score_by_country(data: LakeData, rng) -> Insight:
                          + "; value their traffic by score, not registration count")
         return "; ".join(parts) + "."
 
+    phi = score_dispersion(scored, scored["country_code"], [g for g, _ in groups])
     return score_comparison("score_by_country", "Important score by click country", "country", groups, rng,
-                            action)
+                            action, phi)
 
 
 def high_value_by_entry_point(data: LakeData, rng) -> Insight:
@@ -555,8 +610,9 @@ def high_value_by_entry_point(data: LakeData, rng) -> Insight:
     counts = (scored.groupby("entry_point").agg(n=("high", "size"), k=("high", "sum")).reset_index()
               .sort_values(["n", "entry_point"], ascending=[False, True]))
     pooled = pool_top(counts, "entry_point", "n", "k", TOP_ENTRY_POINTS)
-    segs = rate_segments(pooled)
-    test, stat, p = st.chi2_homogeneity(pooled["k"], pooled["n"], rng)
+    cells = day_cells(scored, scored["entry_point"], scored["high"], pooled["segment"].tolist())
+    test, stat, p, dispersion = comparison_test(pooled, cells, rng)
+    segs = rate_segments(pooled, dispersion)
     hi, lo = spread(segs, "rate")
     finding = (f"{k:,} of {n:,} scored registrations are high-value (important_score >= {HIGH_VALUE}): "
                f"{pct(share, 2)} (95% CI {ci_pct(ci, 2)}). Across the top {TOP_ENTRY_POINTS} entry points "
@@ -565,7 +621,7 @@ def high_value_by_entry_point(data: LakeData, rng) -> Insight:
     ins = Insight(key="high_value_by_entry_point", title="Share of high-value users by entry point",
                   finding=finding, number=share, number_label=f"share of scored registrations with score >= {HIGH_VALUE}",
                   ci=ci, ci_method="Wilson 95%", test=test, p_value=p, segments=segs,
-                  details={"high_value": k, "scored_registrations": n, "statistic": stat},
+                  details={"high_value": k, "scored_registrations": n, "statistic": stat, "dispersion": dispersion},
                   plot_data={"overall": share, "what": "high-value share", "dimension": "entry point"})
 
     def act(i):
@@ -611,8 +667,14 @@ def by_hour(data: LakeData, rng) -> Insight:
                          + "; check the partner's sign-up availability (KYC, support) then")
         return "; ".join(parts) + "."
 
+    clicks = _clicks(data)
+    cells = (clicks.assign(segment=clicks["converted_at"].dt.hour.map(lambda x: f"{int(x):02d}h"),
+                           day=clicks["converted_at"].dt.floor("D"))
+             .groupby(["segment", "day"]).agg(n=("registered", "size"), k=("registered", "sum")).reset_index())
+    extra += (" Tested with the day-hours as units (each hour seen on every day of the window), so that one "
+              "day's incident cannot pass for an hour-of-day pattern.")
     ins = rate_comparison("rate_by_hour", "Registration rate by hour of day (UTC)", "hour", pooled, rng,
-                          "registration rate", action, extra_finding=extra)
+                          "registration rate", action, extra_finding=extra, cells=cells)
     ins.plot_data["order"] = "natural"
     return ins
 
@@ -630,11 +692,19 @@ def by_weekday(data: LakeData, rng) -> Insight:
             parts.append("Weekdays converting above the rest: " + names(above, 7)
                          + "; schedule campaigns and content launches on them")
         if below:
-            parts.append("weekdays converting below: " + names(below, 7))
+            parts.append("weekdays converting below: " + names(below, 7)
+                         + "; look for partner-side incidents on those dates before changing any schedule")
         return "; ".join(parts) + "."
 
+    clicks = _clicks(data)
+    cells = (clicks.assign(segment=clicks["converted_at"].dt.dayofweek.map(lambda x: _WEEKDAYS[int(x)]),
+                           day=clicks["converted_at"].dt.floor("D"))
+             .groupby(["segment", "day"]).agg(n=("registered", "size"), k=("registered", "sum")).reset_index())
+    days = cells.groupby("segment")["day"].nunique()
+    extra = (f" Each weekday is seen on {int(days.min())} to {int(days.max())} dates only, so the test uses the dates "
+             "as units (day-to-day variation counts as noise).")
     ins = rate_comparison("rate_by_weekday", "Registration rate by weekday", "weekday", pooled, rng,
-                          "registration rate", action)
+                          "registration rate", action, extra_finding=extra, cells=cells)
     ins.plot_data["order"] = "natural"
     return ins
 
@@ -648,12 +718,15 @@ def cross_country(data: LakeData, rng) -> Insight:
     ci = st.wilson(k, n)
     per = q8[q8["country_code"] != "(all)"].sort_values(["comparable", "country_code"], ascending=[False, True])
     pooled = pool_top(per, "country_code", "comparable", "ip_differs", TOP_VPN_COUNTRIES)
-    segs = rate_segments(pooled)
-    test, stat, p = st.chi2_homogeneity(pooled["k"], pooled["n"], rng)
+    linked = _linked(data)
+    comparable = linked[(linked["country_code"] != "(unknown)") & linked["ip_country_code"].notna()]
+    cells = day_cells(comparable, comparable["country_code"],
+                      comparable["ip_country_code"] != comparable["country_code"], pooled["segment"].tolist())
+    test, stat, p, dispersion = comparison_test(pooled, cells, rng)
+    segs = rate_segments(pooled, dispersion)
     hi, lo = spread(segs, "rate")
     rk = int(total["residency_differs"].iloc[0]) if len(total) else 0
     rn = int(total["residency_comparable"].iloc[0]) if len(total) else 0
-    linked = _linked(data)
     top_ip = ""
     if hi["segment"] != OTHER:
         other_ip = linked.loc[(linked["country_code"] == hi["segment"]) & linked["ip_country_code"].notna()
@@ -672,7 +745,7 @@ def cross_country(data: LakeData, rng) -> Insight:
                   number=share, number_label="share of registrations with IP country != click country", ci=ci,
                   ci_method="Wilson 95%", test=test, p_value=p, segments=segs,
                   details={"ip_differs": k, "comparable": n, "residency_differs": rk, "residency_comparable": rn,
-                           "statistic": stat},
+                           "statistic": stat, "dispersion": dispersion},
                   plot_data={"overall": share, "what": "cross-country share", "dimension": "country"})
 
     def act(i):

@@ -11,6 +11,7 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 
 Z95 = 1.959963984540054  # two-sided 95% normal quantile
 ALPHA = 0.05
@@ -47,13 +48,22 @@ def diff_ci(k1: int, n1: int, k2: int, n2: int, z: float = Z95) -> tuple[float, 
     return (max(-1.0, lower), min(1.0, upper))
 
 
-def two_proportion_test(k1: int, n1: int, k2: int, n2: int) -> tuple[str, float]:
+def two_proportion_test(k1: int, n1: int, k2: int, n2: int, dispersion: float = 1.0) -> tuple[str, float]:
     """Two-sided test of p1 = p2: the pooled two-proportion z-test, or Fisher's exact test when an
-    expected cell count is below MIN_EXPECTED. Returns (test name, p-value)."""
+    expected cell count is below MIN_EXPECTED. Returns (test name, p-value).
+
+    dispersion > 1 (from overdispersed_homogeneity) inflates the z-test's variance accordingly
+    (quasi-binomial); Fisher's test is then not used."""
     if n1 <= 0 or n2 <= 0:
         return ("none (empty group)", 1.0)
     pooled = (k1 + k2) / (n1 + n2)
     expected = min(n1 * pooled, n1 * (1 - pooled), n2 * pooled, n2 * (1 - pooled))
+    if dispersion > 1.0:
+        se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2) * dispersion)
+        if se == 0:
+            return ("quasi-binomial z", 1.0)
+        z = (k1 / n1 - k2 / n2) / se
+        return ("quasi-binomial z", float(min(1.0, 2 * _norm_sf(abs(z)))))
     if expected < MIN_EXPECTED:
         from scipy.stats import fisher_exact
 
@@ -101,6 +111,44 @@ def chi2_homogeneity(
     # computed with the observed pooled rate, a standard conditional-on-margins approximation.
     exceed = int((statistic(draws) >= observed - 1e-9).sum())
     return (f"chi-square, Monte Carlo ({simulations} draws, {dof} df)", observed, (exceed + 1) / (simulations + 1))
+
+
+def overdispersed_homogeneity(
+    cell_k: Sequence[int], cell_n: Sequence[int], cell_group: Sequence[str]
+) -> tuple[str, float, float, float]:
+    """Chi-square test that every group has the same rate, corrected for overdispersion between cells.
+
+    Clicks are not independent draws: a day (or a day's hour) shares traffic mix, partner outages and
+    bursts. Each group (a weekday, an hour) is observed as several cells (its days); the dispersion
+    phi = Pearson chi-square of the cells around their group's rate / (cells - groups), floored at 1,
+    measures how much more the cells vary than binomial noise would. The test is the quasi-binomial
+    F-test (chi-square of the group totals / (groups - 1)) / phi on (groups - 1, cells - groups) df.
+    Returns (test name, F statistic, p-value, phi).
+    """
+    frame = {"k": np.asarray(cell_k, dtype=float), "n": np.asarray(cell_n, dtype=float),
+             "g": np.asarray(cell_group, dtype=object)}
+    keep = frame["n"] > 0
+    k, n, g = frame["k"][keep], frame["n"][keep], frame["g"][keep]
+    groups = sorted(set(g.tolist()), key=str)
+    n_groups, n_cells = len(groups), len(n)
+    name = "quasi-binomial F (chi-square / day-to-day dispersion)"
+    if n_groups < 2 or n_cells <= n_groups:
+        return (name, 0.0, 1.0, 1.0)
+    kg = np.array([k[g == x].sum() for x in groups])
+    ng = np.array([n[g == x].sum() for x in groups])
+    pooled = kg.sum() / ng.sum()
+    if pooled in (0.0, 1.0):
+        return (name, 0.0, 1.0, 1.0)
+    chi2_groups = float((((kg - ng * pooled) ** 2) / (ng * pooled * (1 - pooled))).sum())
+    p_cell = np.array([kg[groups.index(x)] / ng[groups.index(x)] for x in g])
+    var = n * p_cell * (1 - p_cell)
+    pearson = float(np.where(var > 0, (k - n * p_cell) ** 2 / np.where(var > 0, var, 1), 0.0).sum())
+    phi = max(1.0, pearson / (n_cells - n_groups))
+    from scipy.stats import f as f_dist
+
+    stat = chi2_groups / (n_groups - 1) / phi
+    p = float(f_dist.sf(stat, n_groups - 1, n_cells - n_groups))
+    return (f"{name}, phi = {phi:.2f}, ({n_groups - 1}, {n_cells - n_groups}) df", stat, p, phi)
 
 
 def holm(p_values: Sequence[float]) -> list[float]:
@@ -206,30 +254,60 @@ def max_count_outlier(counts: Sequence[int]) -> tuple[str, int, float, float]:
     return (f"Poisson test of the largest of {m} counts (Bonferroni)", idx, float(mu), min(1.0, p_one * m))
 
 
-def mann_whitney(a: np.ndarray, b: np.ndarray) -> tuple[str, float]:
-    """Two-sided Mann-Whitney U test (normal approximation with tie correction for large samples)."""
+def mean_dispersion(values: Sequence[float], groups: Sequence[str], cells: Sequence[object]) -> float:
+    """How much more the means of a group's cells (its days) vary than independent values would make
+    them: sum over cells of n_c (mean_c - mean_g)^2 / var_g, divided by (cells - groups), floored at 1.
+    The analogue for means of overdispersed_homogeneity's phi; 1 when it cannot be estimated."""
+    frame = pd.DataFrame({"v": np.asarray(values, dtype=float), "g": np.asarray(groups, dtype=object),
+                          "c": np.asarray(cells, dtype=object)})
+    if frame.empty:
+        return 1.0
+    by_group = frame.groupby("g")["v"].agg(["mean", "var"])
+    cell = frame.groupby(["g", "c"])["v"].agg(["size", "mean"]).reset_index()
+    cell = cell.join(by_group, on="g", rsuffix="_g")
+    cell = cell[cell["var"] > 0]
+    dof = len(cell) - cell["g"].nunique()
+    if dof <= 0:
+        return 1.0
+    pearson = float((cell["size"] * (cell["mean"] - cell["mean_g"]) ** 2 / cell["var"]).sum())
+    return max(1.0, pearson / dof)
+
+
+def mann_whitney(a: np.ndarray, b: np.ndarray, dispersion: float = 1.0) -> tuple[str, float]:
+    """Two-sided Mann-Whitney U test (normal approximation with tie correction for large samples).
+
+    dispersion > 1 (mean_dispersion) divides the normal statistic by sqrt(dispersion): registrations of
+    one day are not independent, and the day-to-day variation must not pass for a difference."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    name = "Mann-Whitney U" + (f" (phi = {dispersion:.2f} from day-to-day variation)" if dispersion > 1 else "")
     if len(a) == 0 or len(b) == 0:
-        return ("Mann-Whitney U", 1.0)
+        return (name, 1.0)
     if np.all(np.concatenate([a, b]) == a[0]):
-        return ("Mann-Whitney U", 1.0)
-    from scipy.stats import mannwhitneyu
+        return (name, 1.0)
+    from scipy.stats import mannwhitneyu, norm
 
     method = "asymptotic" if min(len(a), len(b)) > 8 else "auto"
-    res = mannwhitneyu(a, b, alternative="two-sided", method=method)
-    return ("Mann-Whitney U", float(min(1.0, res.pvalue)))
+    p = float(mannwhitneyu(a, b, alternative="two-sided", method=method).pvalue)
+    if dispersion > 1.0 and p > 0:
+        z = float(norm.isf(p / 2)) / math.sqrt(dispersion)
+        p = 2 * _norm_sf(z)
+    return (name, float(min(1.0, p)))
 
 
-def kruskal(groups: Sequence[np.ndarray]) -> tuple[str, float, float]:
-    """Kruskal-Wallis H test across groups; (name, H, p); p = 1 when all values are identical."""
+def kruskal(groups: Sequence[np.ndarray], dispersion: float = 1.0) -> tuple[str, float, float]:
+    """Kruskal-Wallis H test across groups; (name, H, p); p = 1 when all values are identical.
+    dispersion > 1 divides H by it before the chi-square reference (quasi-likelihood style)."""
     groups = [np.asarray(g, dtype=float) for g in groups if len(g) > 0]
-    name = f"Kruskal-Wallis ({max(len(groups) - 1, 0)} df)"
+    dof = max(len(groups) - 1, 0)
+    name = f"Kruskal-Wallis ({dof} df" + (f", H / phi with phi = {dispersion:.2f} from day-to-day variation)"
+                                          if dispersion > 1 else ")")
     if len(groups) < 2:
         return (name, 0.0, 1.0)
     allv = np.concatenate(groups)
     if np.all(allv == allv[0]):
         return (name, 0.0, 1.0)
+    from scipy.stats import chi2
     from scipy.stats import kruskal as _kruskal
 
-    res = _kruskal(*groups)
-    return (name, float(res.statistic), float(min(1.0, res.pvalue)))
+    h = float(_kruskal(*groups).statistic) / max(1.0, dispersion)
+    return (name, h, float(min(1.0, chi2.sf(h, dof))))

@@ -54,5 +54,7 @@ def normalize_conversions(frame: pd.DataFrame, now: pd.Timestamp | None = None) 
 
 def drop_duplicate_ids(curated: pd.DataFrame) -> pd.DataFrame:
     """One row per conversion id: the earliest line wins, so the choice is deterministic."""
+    if not curated["conversion_id"].duplicated().any():
+        return curated
     ordered = curated.sort_values(["conversion_id", "source_file", "source_line"], kind="stable")
     return ordered.drop_duplicates("conversion_id", keep="first").sort_values(["source_file", "source_line"])

@@ -145,7 +145,10 @@ def _chunks(blocks: Iterator[bytes], delimiter: str) -> Iterator[RawChunk]:
     first = next(blocks, b"")
     end = first.find(b"\n") + 1
     header_line = first[:end].rstrip(b"\r\n").decode("utf-8")
-    header = [h.strip() for h in next(csv.reader([header_line], delimiter=delimiter))]
+    try:
+        header = [h.strip() for h in next(csv.reader([header_line], delimiter=delimiter))]
+    except (csv.Error, StopIteration) as exc:
+        raise UnreadableFile(f"the header line cannot be parsed: {exc}") from exc
     names = _unique(header)
     line = 2
     for block in _prepend(first[end:], blocks):

@@ -116,12 +116,19 @@ def _ingest_chunk(chunk: reader.RawChunk, obj: LandingObject, writer: "_BatchWri
 
 
 class _BatchWriter:
-    """Where one batch's rows go in the lake. Curated rows are written in parts per day partition and
-    compacted at the end into one file per partition named after the batch, so a re-run replaces it."""
+    """Where one batch's rows go in the lake: one Parquet file per day partition, named after the batch, so a
+    re-run replaces it. Rows are buffered per day and written once; when the buffer outgrows SPILL_ROWS the
+    days are spilled early, and a day written more than once is compacted at the end (memory stays bounded)."""
+
+    SPILL_ROWS = 1_000_000
 
     def __init__(self, lake: Storage, obj: LandingObject, batch_id: str, now: pd.Timestamp):
         self.lake, self.obj, self.batch_id, self.now = lake, obj, batch_id, now
-        self.parts: dict[str, list[str]] = {}
+        self.buffers: dict[str, list[pd.DataFrame]] = {}
+        self.buffered_rows = 0
+        self.written: dict[str, list[str]] = {}  # day -> keys written so far
+        self.day_stats: dict[str, tuple[int, Counter]] = {}  # day -> (rows, null counts) of what is written
+        self.merged = 0
         self.quarantine_parts: list[pd.DataFrame] = []
         self.mapping_frames: list[pd.DataFrame] = []
         kind = obj.contract.kind
@@ -147,9 +154,33 @@ class _BatchWriter:
             return
         days = frame[self.time_column].dt.strftime("%Y-%m-%d")
         for day, rows in frame.groupby(days, sort=True):
-            key = f"{self.prefix}dt={day}/{self.batch_id}.part{len(self.parts.get(day, [])):05d}.parquet"
-            self.lake.write_parquet(key, to_table(rows, self.schema))
-            self.parts.setdefault(day, []).append(key)
+            self.buffers.setdefault(day, []).append(rows)
+        self.buffered_rows += len(frame)
+        if self.buffered_rows > self.SPILL_ROWS:
+            current = set(days.unique())
+            # days absent from this chunk are likely complete (partner files are time-ordered): spill them first
+            self._spill([d for d in self.buffers if d not in current])
+            if self.buffered_rows > self.SPILL_ROWS:
+                self._spill(list(self.buffers))
+
+    def _spill(self, days: list[str]) -> None:
+        for day in days:
+            frame = pd.concat(self.buffers.pop(day))
+            self.buffered_rows -= len(frame)
+            frame = self._deduplicate(frame)
+            keys = self.written.setdefault(day, [])
+            name = self.batch_id if not keys else f"{self.batch_id}.part{len(keys):05d}"
+            keys.append(f"{self.prefix}dt={day}/{name}.parquet")
+            self.lake.write_parquet(keys[-1], to_table(frame, self.schema))
+            rows, nulls = self.day_stats.get(day, (0, Counter()))
+            self.day_stats[day] = (rows + len(frame), nulls + Counter(frame.isna().sum().to_dict()))
+
+    def _deduplicate(self, frame: pd.DataFrame) -> pd.DataFrame:
+        if self.obj.contract is not CONVERSIONS:
+            return frame
+        deduplicated = drop_duplicate_ids(frame)
+        self.merged += len(frame) - len(deduplicated)
+        return deduplicated
 
     def quarantine_rows(self, rows: pd.DataFrame) -> None:
         self.quarantine_parts.append(rows)
@@ -162,9 +193,9 @@ class _BatchWriter:
             head = ""
         self.quarantine_parts = [pd.DataFrame({"source_line": [0], "raw_line": [head], "rule": ["file_rejected"],
                                                "column_name": [None], "value": [reason]})]
-        for keys in self.parts.values():
+        for keys in self.written.values():
             self.lake.delete(keys)
-        self.parts = {}
+        self.written, self.buffers = {}, {}
         self._write_quarantine()
 
     def finish(self, report: QualityReport) -> list[str]:
@@ -176,19 +207,18 @@ class _BatchWriter:
             report.curated = len(mapping)
             report.null_rates = _null_rates(mapping)
             return []
-        null_counts: Counter = Counter()
-        for day, keys in sorted(self.parts.items()):
-            frame = self.lake.read_parquet(keys, self.schema)
-            if self.obj.contract is CONVERSIONS:
-                before = len(frame)
-                frame = drop_duplicate_ids(frame)
-                report.merged_duplicates += before - len(frame)
-            self.lake.write_parquet(f"{self.prefix}dt={day}/{self.batch_id}.parquet", to_table(frame, self.schema))
-            self.lake.delete(keys)
-            report.curated += len(frame)
-            null_counts.update(frame.isna().sum().to_dict())
-        report.null_rates = {c: round(n / report.curated, 6) for c, n in null_counts.items()} if report.curated else {}
-        return sorted(self.parts)
+        self._spill(list(self.buffers))
+        for day, keys in sorted(self.written.items()):
+            if len(keys) > 1:  # spilled more than once: one file per partition, duplicates across spills merged
+                frame = self._deduplicate(self.lake.read_parquet(keys, self.schema))
+                self.lake.write_parquet(keys[0], to_table(frame, self.schema))
+                self.lake.delete(keys[1:])
+                self.day_stats[day] = (len(frame), Counter(frame.isna().sum().to_dict()))
+        report.merged_duplicates = self.merged
+        report.curated = sum(rows for rows, _ in self.day_stats.values())
+        nulls = sum((n for _, n in self.day_stats.values()), Counter())
+        report.null_rates = {c: round(nulls[c] / report.curated, 6) for c in self.schema.names} if report.curated else {}
+        return sorted(self.written)
 
     def _write_quarantine(self) -> None:
         if not self.quarantine_parts:

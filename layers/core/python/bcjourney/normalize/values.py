@@ -46,10 +46,11 @@ def parse_int(values: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 def on_uniques(values: pd.Series, check) -> pd.Series:
     """Apply a per-value check once per distinct value: free-text columns repeat a few hundred values."""
-    text = values.fillna("").astype(str)
-    uniques = pd.Series(pd.unique(text))
-    verdict = pd.Series(check(uniques).to_numpy(), index=uniques.to_numpy())
-    return text.map(verdict).astype(bool)
+    encoded = pc.dictionary_encode(pc.fill_null(pa.array(values.astype("string"), type=pa.string(),
+                                                         from_pandas=True), ""))
+    dictionary = pd.Series(encoded.dictionary.to_pylist(), dtype="object")
+    verdict = pa.array(check(dictionary).to_numpy(dtype=bool))
+    return pd.Series(pc.take(verdict, encoded.indices).to_numpy(zero_copy_only=False), index=values.index)
 
 
 def parse_score(values: pd.Series) -> tuple[pd.Series, pd.Series]:

@@ -1,0 +1,124 @@
+"""S3 delivers events at least once: the same event delivered twice produces one output and one match_days
+execution (Powertools idempotency on the moto DynamoDB table named by the template's IDEMPOTENCY_TABLE)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bcjourney.local.events import s3_object_created_event
+from bcjourney.local.handlers import LocalLambdaContext
+from test_aws_support import LANDING, stack  # noqa: F401
+
+KEY = "conversions/clicks 2024-04-01.csv"
+
+
+def deliver(stack, event: dict) -> None:
+    """Deliver an S3 event to ingest the way S3 does: an asynchronous invoke."""
+    response = stack.client("lambda").invoke(FunctionName=stack.ingest_function, InvocationType="Event",
+                                             Payload=json.dumps(event).encode())
+    assert response["StatusCode"] == 202
+
+
+def versions(stack, prefix: str) -> dict[str, int]:
+    """Object versions per key in the (versioned) lake: a re-run of ingest would add versions."""
+    listed = stack.client("s3").list_object_versions(Bucket=stack.lake_bucket, Prefix=prefix)
+    counts: dict[str, int] = {}
+    for version in listed.get("Versions", []):
+        counts[version["Key"]] = counts.get(version["Key"], 0) + 1
+    return counts
+
+
+def idempotency_records(stack) -> list[dict]:
+    return stack.client("dynamodb").scan(TableName=stack.table_name)["Items"]
+
+
+def test_the_same_event_twice_gives_one_output_and_one_execution(stack):
+    stack.upload(KEY, LANDING[KEY])  # S3's notification: the first delivery
+    (first,) = stack.calls(stack.ingest_function)
+    assert first.error is None and first.result["execution_arn"]
+    written = versions(stack, "")
+    assert written and set(written.values()) == {1}
+
+    deliver(stack, first.event)  # the duplicate, as S3 may send it
+    second = stack.calls(stack.ingest_function)[-1]
+    assert second.error is None
+    assert second.result["batches"] == [] and second.result["execution_arn"] is None
+    (duplicate,) = second.result["duplicates"]
+    assert duplicate["state"] == "completed" and duplicate["key"] == KEY
+    assert duplicate["first_request_id"] == first.result["batches"][0]["request_id"]
+
+    assert versions(stack, "") == written, "nothing in the lake was written again"
+    executions = stack.executions()
+    assert [e["executionArn"] for e in executions] == [first.result["execution_arn"]]
+    (record,) = idempotency_records(stack)
+    assert record["status"]["S"] == "COMPLETED"
+    assert json.loads(record["data"]["S"])["execution_arn"] == first.result["execution_arn"]
+    stack.wait_all()
+
+
+def test_a_new_object_version_is_a_new_delivery(stack):
+    """The key includes eTag and versionId: a partner re-uploading the file is ingested again."""
+    ingest = stack.handlers[stack.ingest_function]
+    stack.runtimes["ingest"].state_machine_arn = None  # matching is not what this test is about
+    stack.upload(KEY, LANDING[KEY])  # (moto's event carries no versionId; AWS's does for a versioned bucket)
+    event = s3_object_created_event(stack.landing_bucket, KEY, 100, "etag-1")
+    results = []
+    for version in ("v1", "v1", "v2"):
+        event["Records"][0]["s3"]["object"]["versionId"] = version
+        results.append(ingest.lambda_handler(event, LocalLambdaContext(stack.ingest_function)))
+    assert [len(r["batches"]) for r in results] == [1, 0, 1]
+    assert [len(r["duplicates"]) for r in results] == [0, 1, 0]
+    assert len(idempotency_records(stack)) == 3  # moto's own delivery, v1, v2
+
+
+def test_a_failed_run_leaves_no_record_so_the_retry_runs_again(stack):
+    ingest_runtime = stack.runtimes["ingest"]
+    arn = ingest_runtime.state_machine_arn
+    ingest_runtime.state_machine_arn = arn + "-missing"  # starting the state machine fails
+    stack.upload(KEY, LANDING[KEY])
+    (failed,) = stack.calls(stack.ingest_function)
+    assert failed.error == "StateMachineDoesNotExist"
+    assert idempotency_records(stack) == [], "Powertools deleted the in-progress record on the error"
+
+    ingest_runtime.state_machine_arn = arn  # the fault is gone; Lambda's async retry delivers the event again
+    deliver(stack, failed.event)
+    retried = stack.calls(stack.ingest_function)[-1]
+    assert retried.error is None and len(retried.result["batches"]) == 1
+    assert [e["executionArn"] for e in stack.executions()] == [retried.result["execution_arn"]]
+    assert stack.wait(retried.result["execution_arn"])["status"] == "SUCCEEDED"
+
+
+def test_a_duplicate_arriving_while_the_first_still_runs_is_skipped(stack, monkeypatch):
+    ingest = stack.handlers[stack.ingest_function]
+    stack.runtimes["ingest"].state_machine_arn = None
+    stack.upload(KEY, LANDING[KEY])
+    event = s3_object_created_event(stack.landing_bucket, KEY, 100, "etag-1")
+    event["Records"][0]["s3"]["object"]["versionId"] = "v1"
+    nested = []
+    real_ingest_object = ingest.ingest_object
+
+    def ingest_object_meanwhile_duplicate(*args, **kwargs):
+        if not nested:  # while the first delivery is in progress, the duplicate arrives
+            nested.append(ingest.lambda_handler(event, LocalLambdaContext(stack.ingest_function)))
+        return real_ingest_object(*args, **kwargs)
+
+    monkeypatch.setattr(ingest, "ingest_object", ingest_object_meanwhile_duplicate)
+    first = ingest.lambda_handler(event, LocalLambdaContext(stack.ingest_function))
+    (duplicate,) = nested[0]["duplicates"]  # Powertools raised IdempotencyAlreadyInProgressError for it
+    assert duplicate["state"] == "in_progress" and nested[0]["batches"] == []
+    assert len(first["batches"]) == 1 and first["duplicates"] == []
+
+
+@pytest.mark.parametrize("table", ["", None])
+def test_without_a_table_idempotency_is_off(table, monkeypatch, tmp_path):
+    """The local runner sets no IDEMPOTENCY_TABLE: the Runtime has no store and the handler calls through."""
+    from bcjourney.runtime import Runtime
+
+    if table is None:
+        monkeypatch.delenv("IDEMPOTENCY_TABLE", raising=False)
+    else:
+        monkeypatch.setenv("IDEMPOTENCY_TABLE", table)
+    monkeypatch.setenv("LAKE_URI", str(tmp_path))
+    assert Runtime.from_environment().idempotency_store() is None

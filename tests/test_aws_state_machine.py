@@ -1,0 +1,135 @@
+"""statemachine/match_days.asl.json, executed by moto's Step Functions interpreter, with the match Lambda run
+in-process on a moto S3 lake holding a small curated dataset (ingested through the real ingest handler).
+
+What moto's interpreter does with Retry (moto 5.x, the LocalStack ASL interpreter): it implements it as AWS does.
+A retrier matches the error name (Lambda's errorType, here "TransientMatchError"), counts MaxAttempts per
+retrier, waits IntervalSeconds x BackoffRate^(attempt-1), capped by MaxDelaySeconds, with JitterStrategy FULL a
+uniform draw in [0, that], and it really sleeps (time.sleep). The stack fixture patches that sleep to record the
+delay, so the tests assert the backoff without waiting for it. Catch then routes the final error as declared.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from botocore.exceptions import EndpointConnectionError
+
+from bcjourney.runtime import TransientMatchError, transient_cause
+from bcjourney.storage import StorageError
+from test_aws_support import LANDING, client_error, stack  # noqa: F401
+
+DAYS = {"days": ["2024-04-01"], "batch_id": "test-batch"}
+
+
+@pytest.fixture
+def lake(stack):
+    """The stack with the landing files ingested into curated/ (without starting match_days: the tests do)."""
+    ingest = stack.runtimes["ingest"]
+    arn, ingest.state_machine_arn = ingest.state_machine_arn, None
+    for key, body in LANDING.items():
+        stack.upload(key, body)
+    ingest.state_machine_arn = arn
+    assert [c.error for c in stack.calls(stack.ingest_function)] == [None] * len(LANDING)
+    assert stack.executions() == [] and stack.lake_keys("unified/") == []
+    stack.invocations.clear()
+    return stack
+
+
+def run(stack, name: str, execution_input: dict = DAYS) -> dict:
+    arn = stack.client("stepfunctions").start_execution(stateMachineArn=stack.state_machine_arn, name=name,
+                                                        input=json.dumps(execution_input))["executionArn"]
+    return stack.wait(arn)
+
+
+def history(stack, execution_arn: str) -> list[dict]:
+    return stack.client("stepfunctions").get_execution_history(executionArn=execution_arn,
+                                                               maxResults=1000)["events"]
+
+
+def task_errors(stack, execution_arn: str) -> list[str]:
+    return [e["taskFailedEventDetails"]["error"] for e in history(stack, execution_arn) if e["type"] == "TaskFailed"]
+
+
+def test_success_writes_the_unified_partitions(lake):
+    described = run(lake, "success", {"days": ["2024-03-31", "2024-04-01", "2024-04-02"], "batch_id": "b"})
+    assert described["status"] == "SUCCEEDED"
+    output = json.loads(described["output"])
+    assert output["batch_id"] == "b" and [r["day"] for r in output["results"]] == ["2024-03-31", "2024-04-01",
+                                                                                   "2024-04-02"]
+    assert [r["linked"] for r in output["results"]] == [0, 4, 1]
+    assert sorted(json.loads(json.dumps(c.event))["day"] for c in lake.calls(lake.match_function)) == [
+        "2024-03-31", "2024-04-01", "2024-04-02"]
+    assert lake.lake_keys("unified/") == ["unified/journeys/dt=2024-04-01/journeys.parquet",
+                                          "unified/journeys/dt=2024-04-02/journeys.parquet"]
+    assert lake.retry_sleeps == [] and lake.dead_letters() == []
+
+
+def test_a_transient_storage_error_is_retried_and_then_succeeds(lake):
+    lake.match_lake.fail_next(client_error("SlowDown"))
+    described = run(lake, "transient")
+    assert described["status"] == "SUCCEEDED"
+    calls = lake.calls(lake.match_function)
+    assert [c.error for c in calls] == ["TransientMatchError", None]
+    assert task_errors(lake, described["executionArn"]) == ["TransientMatchError"]
+    (delay,) = lake.retry_sleeps  # one wait: IntervalSeconds 5, full jitter
+    assert 0 <= delay <= 5
+    assert lake.lake_keys("unified/") == ["unified/journeys/dt=2024-04-01/journeys.parquet"]
+    assert lake.dead_letters() == []
+
+
+def test_transient_errors_past_max_attempts_end_in_the_dead_letter_queue(lake):
+    lake.match_lake.fail_next(*[client_error("ServiceUnavailable") for _ in range(4)])
+    described = run(lake, "exhausted")
+    assert described["status"] == "FAILED" and described["error"] == "TransientMatchError"
+    assert len(lake.calls(lake.match_function)) == 4  # the first attempt and MaxAttempts 3 retries
+    assert len(lake.retry_sleeps) == 3
+    assert all(0 <= d <= cap for d, cap in zip(lake.retry_sleeps, (5, 10, 20)))  # 5 x 2^n, full jitter
+    (message,) = lake.dead_letters()
+    assert message["source"] == "match_days" and message["input"] == DAYS
+    assert message["error"]["Error"] == "TransientMatchError"
+
+
+def test_a_permanent_error_goes_to_the_dead_letter_queue_and_fails_the_execution(lake):
+    lake.match_lake.fail_next(client_error("AccessDenied", status=403))
+    described = run(lake, "permanent")
+    assert described["status"] == "FAILED"
+    assert described["error"] == "ClientError"  # the Fail state's ErrorPath: $.error.Error
+    assert "AccessDenied" in json.loads(described["cause"])["errorMessage"]
+    assert [c.error for c in lake.calls(lake.match_function)] == ["ClientError"]  # not retried
+    assert lake.retry_sleeps == []
+    (message,) = lake.dead_letters()
+    assert message == {"source": "match_days", "execution_arn": described["executionArn"], "input": DAYS,
+                       "error": {"Error": "ClientError", "Cause": described["cause"]}}
+    assert lake.lake_keys("unified/") == []
+
+
+@pytest.mark.parametrize("error, transient", [
+    (client_error("SlowDown"), True),
+    (client_error("ServiceUnavailable"), True),
+    (client_error("RequestTimeout", status=400), True),
+    (client_error("InternalError", status=500), True),
+    (EndpointConnectionError(endpoint_url="https://s3.eu-west-1.amazonaws.com"), True),
+    (client_error("NoSuchKey", "GetObject", status=404), True),  # listed, then compacted away by an ingest
+    (client_error("AccessDenied", status=403), False),
+    (ValueError("bad day"), False),
+])
+def test_which_errors_the_match_handler_calls_transient(error, transient):
+    wrapped = StorageError("cannot read s3://lake/x.parquet")  # the storage adapter wraps botocore's error
+    wrapped.__cause__ = error
+    assert (transient_cause(error) is error) is transient
+    assert (transient_cause(wrapped) is error) is transient
+
+
+def test_the_match_handler_raises_transient_match_error_and_lets_others_through(lake):
+    match = lake.handlers[lake.match_function]
+    from bcjourney.local.handlers import LocalLambdaContext
+
+    lake.match_lake.fail_next(client_error("SlowDown"))
+    with pytest.raises(TransientMatchError) as caught:
+        match.lambda_handler({"day": "2024-04-01"}, LocalLambdaContext("match"))
+    assert type(caught.value).__name__ == "TransientMatchError"  # what Lambda reports as errorType
+    lake.match_lake.fail_next(client_error("AccessDenied", status=403))
+    with pytest.raises(Exception) as caught:
+        match.lambda_handler({"day": "2024-04-01"}, LocalLambdaContext("match"))
+    assert type(caught.value).__name__ == "ClientError"
