@@ -37,17 +37,22 @@ def parse_bool(values: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 def parse_int(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """(Int64 Series, valid mask): plain non-negative integers only, as ids are. Vectorised in Arrow."""
-    text = pc.utf8_trim_whitespace(pa.array(values.astype("string"), type=pa.string(), from_pandas=True))
+    text = pc.utf8_trim_whitespace(arrow_strings(values))
     ok = pc.fill_null(pc.match_substring_regex(text, r"^\d{1,18}$"), False)
     numbers = pc.cast(pc.if_else(ok, text, None), pa.int64())
     return (pd.Series(numbers.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get), index=values.index),
             pd.Series(ok.to_numpy(zero_copy_only=False), index=values.index))
 
 
+def arrow_strings(values: pd.Series) -> pa.Array:
+    """A Series as one contiguous Arrow string array (Arrow-backed Series come as chunked arrays)."""
+    array = pa.array(values.astype("string"), type=pa.string(), from_pandas=True)
+    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+
+
 def on_uniques(values: pd.Series, check) -> pd.Series:
     """Apply a per-value check once per distinct value: free-text columns repeat a few hundred values."""
-    encoded = pc.dictionary_encode(pc.fill_null(pa.array(values.astype("string"), type=pa.string(),
-                                                         from_pandas=True), ""))
+    encoded = pc.dictionary_encode(pc.fill_null(arrow_strings(values), ""))
     dictionary = pd.Series(encoded.dictionary.to_pylist(), dtype="object")
     verdict = pa.array(check(dictionary).to_numpy(dtype=bool))
     return pd.Series(pc.take(verdict, encoded.indices).to_numpy(zero_copy_only=False), index=values.index)
