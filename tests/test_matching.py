@@ -125,3 +125,15 @@ def test_each_day_alone_gives_the_same_journeys_as_the_whole_range():
         window_regs = regs[(regs["registered_at"] >= lo) & (regs["registered_at"] < hi)].reset_index(drop=True)
         alone = journeys_for_day(day, window_clicks, window_regs, link(window_clicks, window_regs), mapping)
         pd.testing.assert_frame_equal(alone.reset_index(drop=True), expected.reset_index(drop=True))
+
+
+def test_a_click_links_to_at_most_one_registration_across_partners():
+    clicks, regs = synthetic(1500, seed=5)
+    twin = regs.iloc[[10, 20, 30]].assign(truth=0)  # a second partner reporting the same instants
+    both = pd.concat([regs.assign(partner="acme"), twin.assign(partner="zeta")], ignore_index=True)
+    links = link(clicks, both).pairs
+    assert links["click"].is_unique and links["registration"].is_unique
+    # each twin instant had one click: acme's and zeta's registration cannot both have it
+    for original, copy in zip([10, 20, 30], range(len(regs), len(regs) + 3)):
+        assert not {original, copy} <= set(links["registration"]) or \
+            links.set_index("registration").loc[original, "click"] != links.set_index("registration").loc[copy, "click"]
