@@ -133,7 +133,3 @@ def test_a_click_links_to_at_most_one_registration_across_partners():
     both = pd.concat([regs.assign(partner="acme"), twin.assign(partner="zeta")], ignore_index=True)
     links = link(clicks, both).pairs
     assert links["click"].is_unique and links["registration"].is_unique
-    # each twin instant had one click: acme's and zeta's registration cannot both have it
-    for original, copy in zip([10, 20, 30], range(len(regs), len(regs) + 3)):
-        assert not {original, copy} <= set(links["registration"]) or \
-            links.set_index("registration").loc[original, "click"] != links.set_index("registration").loc[copy, "click"]
