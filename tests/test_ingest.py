@@ -162,3 +162,23 @@ def test_spilling_early_still_gives_one_file_per_day_and_merges_duplicates_acros
     assert [k.split("/")[2] for k in keys] == ["dt=2024-04-01", "dt=2024-04-02", "dt=2024-04-03"]
     assert all(k.endswith(f"/{result.batch_id}.parquet") for k in keys)
     assert sorted(read(lake, "curated/conversions/")["conversion_id"]) == list(range(12))
+
+
+@pytest.mark.parametrize("key,source", [
+    ("conversions/c.csv", "conversions"), ("conversions/2024/04/c.csv.gz", "conversions"),
+    ("broker/acme/r.csv", "broker_acme"), ("broker/zeta-2/2024/r.csv", "broker_zeta-2"),
+    ("reference/page_category_mapping.csv", "reference"),
+])
+def test_landing_keys_are_classified(key, source):
+    from bcjourney.ingest.sources import classify_key
+
+    assert classify_key(key).source == source
+
+
+@pytest.mark.parametrize("key", ["truth.csv", "broker/r.csv", "broker/Acme/r.csv", "conversions/.DS_Store",
+                                 "reference/other.csv", "broker/acme/"])
+def test_other_keys_are_refused_with_a_reason(key):
+    from bcjourney.ingest.sources import UnknownLandingKey, classify_key
+
+    with pytest.raises(UnknownLandingKey, match="not a landing key"):
+        classify_key(key)

@@ -61,13 +61,15 @@ class HeaderMismatch(ValueError):
 
 
 def classify_key(key: str) -> LandingObject:
+    """What a landing key is; sub-folders are allowed (e.g. conversions/2024/04/batch.csv)."""
+    name = key.rsplit("/", 1)[-1]
     if key == layout.REFERENCE_MAPPING_KEY:
         return LandingObject(key, REFERENCE)
-    if key.startswith(layout.CONVERSIONS_PREFIX) and "/" not in key[len(layout.CONVERSIONS_PREFIX):]:
-        return LandingObject(key, CONVERSIONS)
-    if key.startswith(layout.BROKER_PREFIX):
-        parts = key[len(layout.BROKER_PREFIX):].split("/")
-        if len(parts) == 2 and parts[1] and _PARTNER_NAME.match(parts[0]):
+    if name and not name.startswith("."):
+        if key.startswith(layout.CONVERSIONS_PREFIX):
+            return LandingObject(key, CONVERSIONS)
+        parts = key[len(layout.BROKER_PREFIX):].split("/") if key.startswith(layout.BROKER_PREFIX) else []
+        if len(parts) >= 2 and _PARTNER_NAME.match(parts[0]):
             return LandingObject(key, BROKER, partner=parts[0])
     raise UnknownLandingKey(
         f"{key!r} is not a landing key: expected conversions/<file>, broker/<partner>/<file> "
