@@ -65,3 +65,11 @@ def test_line_numbers_run_across_chunks():
 def test_unreadable_files_are_rejected_with_a_reason(data, message):
     with pytest.raises(UnreadableFile, match=message):
         read_all(data)
+
+
+@pytest.mark.parametrize("block_bytes", [7, 8, 9, 13, 64])
+def test_multibyte_characters_survive_any_block_boundary(block_bytes):
+    data = ("id;name\n" + "".join(f"{i};Côte d’Ivoire é€\n" for i in range(20))).encode("utf-8")
+    _, _, rows, lines, malformed = read_all(data, block_bytes=block_bytes)
+    assert rows == [[str(i), "Côte d’Ivoire é€"] for i in range(20)]
+    assert lines == list(range(2, 22)) and malformed == []

@@ -126,11 +126,14 @@ def _utf8_blocks(binary: BinaryIO, fmt: FileFormat, block_bytes: int) -> Iterato
     """Blocks of whole lines, as valid UTF-8 (invalid bytes replaced, Latin-1 transcoded, BOM dropped)."""
     decoder = codecs.getincrementaldecoder(fmt.encoding)(errors="replace")
     carry = b""
+    first = True
     while True:
         data = binary.read(block_bytes)
         final = not data
-        text = decoder.decode(data, final=final)
-        block = carry + text.encode("utf-8")
+        if first and data.startswith(codecs.BOM_UTF8):
+            data = data[len(codecs.BOM_UTF8):]
+        first = False
+        block = carry + (data if _is_utf8(data, fmt, decoder) else decoder.decode(data, final=final).encode("utf-8"))
         if final:
             if block:
                 yield block if block.endswith(b"\n") else block + b"\n"
@@ -139,6 +142,19 @@ def _utf8_blocks(binary: BinaryIO, fmt: FileFormat, block_bytes: int) -> Iterato
         if cut:
             yield block[:cut]
         carry = block[cut:]
+
+
+def _is_utf8(data: bytes, fmt: FileFormat, decoder) -> bool:
+    """Valid UTF-8 passes through untouched (Arrow validates it fast); anything else goes through the decoder.
+
+    Only when the decoder holds no partial character and the block does not end inside one."""
+    if fmt.encoding != "utf-8-sig" or decoder.getstate()[0] or not data:
+        return False
+    try:
+        pa.array([data], type=pa.binary()).cast(pa.string())
+    except pa.ArrowInvalid:
+        return False
+    return True
 
 
 def _chunks(blocks: Iterator[bytes], delimiter: str) -> Iterator[RawChunk]:
