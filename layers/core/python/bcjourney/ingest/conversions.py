@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from ..normalize import countries, timestamps, values
@@ -54,7 +55,13 @@ def normalize_conversions(frame: pd.DataFrame, now: pd.Timestamp | None = None) 
 
 def drop_duplicate_ids(curated: pd.DataFrame) -> pd.DataFrame:
     """One row per conversion id: the earliest line wins, so the choice is deterministic."""
-    if not curated["conversion_id"].duplicated().any():
+    repeated = curated["conversion_id"].duplicated(keep=False).to_numpy()
+    if not repeated.any():
         return curated
-    ordered = curated.sort_values(["conversion_id", "source_file", "source_line"], kind="stable")
-    return ordered.drop_duplicates("conversion_id", keep="first").sort_values(["source_file", "source_line"])
+    # sort only the few rows whose id repeats; positions, not labels, since batches concatenate chunks
+    positions = np.flatnonzero(repeated)
+    ordered = curated.iloc[positions].assign(_position=positions).sort_values(
+        ["conversion_id", "source_file", "source_line"], kind="stable")
+    keep = np.ones(len(curated), dtype=bool)
+    keep[ordered["_position"][ordered["conversion_id"].duplicated(keep="first")].to_numpy()] = False
+    return curated[keep]
