@@ -21,6 +21,7 @@ demo: setup
 	$(BIN)/bcjourney run --landing $(DEMO)/landing --lake $(DEMO)/lake
 	$(BIN)/bcjourney evaluate --lake $(DEMO)/lake --truth $(DEMO)/landing/truth.csv
 	$(BIN)/bcjourney query --lake $(DEMO)/lake athena_queries/01_registration_rate_by_page_category.sql
+	$(BIN)/bcjourney report --lake $(DEMO)/lake --out $(DEMO)/report
 
 test: setup
 	$(BIN)/pytest -q -n 2

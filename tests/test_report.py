@@ -23,7 +23,8 @@ pytest.importorskip("matplotlib")
 pytest.importorskip("scipy")
 
 from bcjourney.analysis import report_stats as st  # noqa: E402
-from bcjourney.analysis.report import build_report, expected_pages  # noqa: E402
+from bcjourney.analysis.report import build_report, compute_insights, expected_pages  # noqa: E402
+from bcjourney.analysis.report_data import load_lake  # noqa: E402
 from bcjourney.analysis.report_insights import HIGH_VALUE, NO_EVIDENCE, Insight, finalize  # noqa: E402
 from bcjourney.generate import generate  # noqa: E402
 from bcjourney.local.runner import run  # noqa: E402
@@ -170,7 +171,11 @@ def test_overall_rate(built, frame):
     assert i["details"]["registrations"] == int(clicks["registered"].sum())
     assert i["number"] == pytest.approx(rate, abs=TOL)
     assert f"{100 * rate:.1f}%" in i["finding"]
-    assert i["ci"] == pytest.approx(list(st.wilson(int(clicks["registered"].sum()), len(clicks))))
+    # Wilson, widened to the effective sample size by the day-to-day dispersion of the daily rates
+    daily = clicks.groupby(clicks["converted_at"].dt.floor("D"))["registered"].agg(["sum", "size"])
+    phi = st.cell_dispersion(daily["sum"], daily["size"])
+    assert i["details"]["dispersion"] == pytest.approx(phi)
+    assert i["ci"] == pytest.approx(list(st.wilson(int(clicks["registered"].sum()), len(clicks), dispersion=phi)))
     # the naive rate over every click is lower: the day without an export dilutes it
     all_clicks = frame["all"][frame["all"]["conversion_id"].notna()]
     assert i["details"]["naive_rate"] == pytest.approx(all_clicks["partner"].notna().mean(), abs=TOL)
@@ -186,8 +191,12 @@ def test_rate_by_device(built, frame):
         assert seg[device]["k"] == by.loc[device, "sum"]
         assert seg[device]["rate"] == pytest.approx(by.loc[device, "mean"], abs=TOL)
     assert i["number"] == pytest.approx(by.loc["mobile", "mean"] - by.loc["desktop", "mean"], abs=TOL)
+    cells = frame["clicks"].groupby(["device", frame["clicks"]["converted_at"].dt.floor("D")])["registered"]
+    cells = cells.agg(["sum", "size"]).reset_index()
+    phi = st.cell_dispersion(cells["sum"], cells["size"], cells["device"])
+    assert i["details"]["dispersion"] == pytest.approx(phi)
     _, p = st.two_proportion_test(int(by.loc["mobile", "sum"]), int(by.loc["mobile", "size"]),
-                                  int(by.loc["desktop", "sum"]), int(by.loc["desktop", "size"]))
+                                  int(by.loc["desktop", "sum"]), int(by.loc["desktop", "size"]), phi)
     assert i["p_value"] == pytest.approx(p)
 
 
@@ -211,8 +220,9 @@ def test_rate_by_page_category_ui_element_country_hour(built, frame):
         assert sum(s["k"] for s in i["segments"]) == int(clicks["registered"].sum()), key
         rates = [s["rate"] for s in named]
         assert i["number"] == pytest.approx(max(rates) - min(rates), abs=TOL), key
-        # the omnibus test is a chi-square of homogeneity over these groups
-        assert i["test"].startswith("chi-square")
+        # the omnibus test: chi-square of homogeneity over these groups, corrected for the day-to-day
+        # dispersion (quasi-binomial F) unless the events are too sparse for it
+        assert i["test"].startswith(("chi-square", "quasi-binomial F")), i["test"]
 
 
 def test_delay_distribution(built, frame):
@@ -281,6 +291,23 @@ def test_data_quality_kpis_and_match_confidence(built, frame):
     assert sum(b["links"] for b in m["details"]["bins"]) == len(conf)
 
 
+def test_a_lake_without_partner_exports_gives_insights_without_recommendations(tmp_path):
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    generate(landing, days=1, per_day=300, seed=5)
+    for path in (landing / "broker").rglob("*.csv"):
+        path.unlink()
+    run(landing, lake)
+    data = load_lake(lake)
+    assert not data.coverage.restricted  # no export window: every click is analysed
+    insights = [i.as_dict() for i in compute_insights(data)]
+    by_key = {i["key"]: i for i in insights}
+    assert by_key["overall_rate"]["number"] == 0.0
+    for i in insights:
+        if i["test"] is not None:
+            assert i["significant"] is False and i["action"].startswith(NO_EVIDENCE), i["key"]
+    assert by_key["delay_distribution"]["number"] is None  # NaN becomes null in the data
+
+
 # --------------------------------------------------------------------------------------------------
 # the statistics against textbook values
 
@@ -306,6 +333,22 @@ def test_statistics_helpers():
     assert lo < values.mean() < hi
     lo, hi = st.bootstrap_quantile_ci(values, 0.5, np.random.default_rng(3), 2000)
     assert lo <= np.quantile(values, 0.5, method="inverted_cdf") <= hi
+    # dispersion: binomial cells ~ 1, cells whose rates swing from day to day >> 1
+    rng = np.random.default_rng(4)
+    n = np.full(40, 500)
+    assert st.cell_dispersion(rng.binomial(n, 0.3), n) < 1.5
+    swings = rng.binomial(n, np.where(np.arange(40) % 2, 0.2, 0.4))
+    assert st.cell_dispersion(swings, n) > 5
+    # a "difference" made of two groups of such days is no evidence once the dispersion is counted
+    groups = np.where(np.arange(40) < 20, "a", "b")
+    name, _, p_quasi, phi = st.overdispersed_homogeneity(swings, n, groups)
+    assert phi > 5 and p_quasi > st.chi2_homogeneity([swings[:20].sum(), swings[20:].sum()],
+                                                     [n[:20].sum(), n[20:].sum()], rng)[2]
+    values = rng.normal(0, 1, 4000) + np.repeat(rng.normal(0, 1, 40), 100)  # day effects
+    assert st.mean_dispersion(values, ["g"] * 4000, np.repeat(np.arange(40), 100)) > 10
+    lo, hi = st.wilson(30, 100, dispersion=4.0)
+    lo1, hi1 = st.wilson(30, 100)
+    assert lo < lo1 and hi > hi1 and (lo, hi) == pytest.approx(st.wilson(7.5, 25))
     _, idx, mu, p = st.max_count_outlier([1, 0, 2, 1, 40, 1, 0])
     assert idx == 4 and mu == pytest.approx(5 / 6) and p < 1e-6
     assert st.max_count_outlier([1, 1, 1, 1])[3] == 1.0

@@ -1,4 +1,4 @@
-"""The command line: `bcjourney run | generate | query | evaluate | bench` (see README and the contract)."""
+"""The command line: `bcjourney run | generate | query | report | evaluate | bench` (see README and the contract)."""
 
 from __future__ import annotations
 
@@ -103,6 +103,16 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    from .analysis.report import build_report
+
+    result = build_report(Path(args.lake), Path(args.out))
+    for number, insight in enumerate(result["insights"], 1):
+        print(f"{number:2}. {insight['title']}: {insight['action']}")
+    print(f"\n{result['html']}\n{result['pdf']}  ({result['pages']} pages)")
+    return 0
+
+
 def cmd_bench(args) -> int:
     from .bench import run_benchmarks
 
@@ -139,6 +149,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--lake", required=True)
     evaluate.add_argument("--truth", required=True)
     evaluate.set_defaults(func=cmd_evaluate)
+    report = sub.add_parser("report", help="the EDA report (HTML and PDF) of a lake, with insights and actions")
+    report.add_argument("--lake", required=True)
+    report.add_argument("--out", required=True)
+    report.set_defaults(func=cmd_report)
+
     bench = sub.add_parser("bench", help="benchmarks, each as a ratio to its baseline measured in the same run")
     bench.add_argument("--ingest-mb", type=int, default=1024, help="size of the generated conversions file")
     bench.add_argument("--match-clicks", type=int, default=1_500_000, help="clicks to match (about 2/3 register)")

@@ -85,7 +85,8 @@ def _meta(data: LakeData, insights: list[ri.Insight]) -> dict:
         partners = ", ".join(f"{p} ({a:%Y-%m-%d %H:%M} to {b:%Y-%m-%d %H:%M}, {n:,} registrations)"
                              for p, (a, b, n) in cov.partners.items())
         intro.append(f"Partner exports: {partners}. The analysis covers the {cov.clicks_in_scope:,} of "
-                     f"{cov.clicks_total:,} clicks made from {cov.start:%Y-%m-%d %H:%M} to {cov.end:%Y-%m-%d %H:%M} UTC, "
+                     f"{cov.clicks_total:,} clicks made from {cov.start:%Y-%m-%d %H:%M} to "
+                     f"{cov.end:%Y-%m-%d %H:%M} UTC, "
                      "whose whole matching window lies inside every partner's export; outside it a click cannot "
                      "be linked, so counting it would only dilute the rates. Data-quality KPIs use the whole lake.")
     else:

@@ -38,6 +38,7 @@ TOP_VPN_COUNTRIES = 20  # more than elsewhere: the question is which markets sta
 CONFIDENCE_BINS = [(0.99, 1.0000001, ">= 0.99"), (0.95, 0.99, "0.95-0.99"), (0.9, 0.95, "0.90-0.95"),
                    (0.8, 0.9, "0.80-0.90"), (0.5, 0.8, "0.50-0.80"), (-0.0000001, 0.5, "< 0.50")]
 CONFIDENT = 0.9
+NO_LINKS = "No registration is linked to a click in this lake (no partner export yet?): nothing to act on."
 
 
 @dataclass
@@ -131,6 +132,18 @@ def names(segments: list[dict], limit: int = 5) -> str:
 # segment comparisons
 
 
+def phi_note(phi: float) -> str:
+    return f", widened by the day-to-day dispersion (phi = {phi:.2f})" if phi > 1.0 else ""
+
+
+def daily_phi(frame: pd.DataFrame, flag: pd.Series) -> float:
+    """Dispersion of a single rate over the click days (1 = binomial noise only)."""
+    day = frame["converted_at"].dt.floor("D")
+    cells = pd.DataFrame({"day": day.to_numpy(), "flag": flag.astype(bool).to_numpy()}).groupby("day")["flag"]
+    agg = cells.agg(["sum", "size"])
+    return st.cell_dispersion(agg["sum"], agg["size"])
+
+
 def pool_top(counts: pd.DataFrame, label: str, n_col: str, k_col: str, top: int) -> pd.DataFrame:
     """counts (ordered by importance) -> the first `top` rows and the rest pooled as OTHER."""
     counts = counts[[label, n_col, k_col]].rename(columns={label: "segment", n_col: "n", k_col: "k"})
@@ -150,7 +163,7 @@ def rate_segments(pooled: pd.DataFrame, dispersion: float = 1.0) -> list[dict]:
         n, k = int(r.n), int(r.k)
         rest_n, rest_k = total_n - n, total_k - k
         test, p = st.two_proportion_test(k, n, rest_k, rest_n, dispersion)
-        lo, hi = st.wilson(k, n)
+        lo, hi = st.wilson(k, n, dispersion=dispersion)
         segs.append({"segment": str(r.segment), "n": n, "k": k, "rate": k / n if n else math.nan,
                      "ci": [lo, hi], "rest_rate": rest_k / rest_n if rest_n else math.nan,
                      "test_vs_rest": test, "p_value": p})
@@ -187,6 +200,9 @@ def comparison_test(pooled: pd.DataFrame, cells: pd.DataFrame | None,
 def spread(segs: list[dict], value: str) -> tuple[dict, dict]:
     """The named (not OTHER) segments with the highest and the lowest value."""
     named = [s for s in segs if s["segment"] != OTHER and not math.isnan(s[value])] or segs
+    if not named:  # nothing to compare (e.g. no registration in the window)
+        empty = {"segment": "n/a", "n": 0, "k": 0, value: math.nan}
+        return empty, empty
     hi = max(named, key=lambda s: s[value])
     lo = min(named, key=lambda s: s[value])
     return hi, lo
@@ -211,7 +227,7 @@ def rate_comparison(key: str, title: str, dimension: str, pooled: pd.DataFrame, 
     segs = rate_segments(pooled, dispersion)
     hi, lo = spread(segs, "rate")
     number = hi["rate"] - lo["rate"]
-    ci = st.diff_ci(hi["k"], hi["n"], lo["k"], lo["n"])
+    ci = st.diff_ci(hi["k"], hi["n"], lo["k"], lo["n"], dispersion=dispersion)
     total_k, total_n = int(pooled["k"].sum()), int(pooled["n"].sum())
     overall = total_k / total_n if total_n else math.nan
     pooled_note = (f" (top {len(segs) - 1} by volume, the rest pooled)" if segs and segs[-1]["segment"] == OTHER
@@ -221,7 +237,8 @@ def rate_comparison(key: str, title: str, dimension: str, pooled: pd.DataFrame, 
                f"n = {hi['n']:,}); overall {pct(overall)} of {total_n:,}.{extra_finding}")
     ins = Insight(key=key, title=title, finding=finding, number=number,
                   number_label=f"highest minus lowest {what} ({hi['segment']} vs {lo['segment']})",
-                  ci=ci, ci_method="Newcombe hybrid score interval (not adjusted for picking the extremes)",
+                  ci=ci, ci_method=f"Newcombe hybrid score interval{phi_note(dispersion)} (not adjusted for picking "
+                                   "the extremes)",
                   unit="rate_diff", test=test, p_value=p, segments=segs,
                   details={"statistic": stat, "overall_rate": overall, "overall_k": total_k, "overall_n": total_n,
                            "dimension": dimension, "dispersion": dispersion},
@@ -245,7 +262,7 @@ def score_segments(groups: list[tuple[str, np.ndarray]], rng: np.random.Generato
         rest = np.concatenate([h for m, h in groups if m != name]) if len(groups) > 1 else np.array([])
         test, p = st.mann_whitney(g, rest, dispersion)
         segs.append({"segment": name, "n": int(len(g)), "mean": float(g.mean()) if len(g) else math.nan,
-                     "ci": list(st.bootstrap_mean_ci(g, rng, BOOTSTRAP)),
+                     "ci": list(st.bootstrap_mean_ci(g, rng, BOOTSTRAP, dispersion)),
                      "rest_mean": float(rest.mean()) if len(rest) else math.nan,
                      "share_high_value": float((g >= HIGH_VALUE).mean()) if len(g) else math.nan,
                      "test_vs_rest": test, "p_value": p})
@@ -280,13 +297,13 @@ def score_comparison(key: str, title: str, dimension: str, groups: list[tuple[st
     segs = score_segments(groups, rng, dispersion)
     test, stat, p = st.kruskal([g for _, g in groups], dispersion)
     hi, lo = spread(segs, "mean")
-    ghi = dict(groups)[hi["segment"]]
-    glo = dict(groups)[lo["segment"]]
+    ghi = dict(groups).get(hi["segment"], np.array([]))
+    glo = dict(groups).get(lo["segment"], np.array([]))
     number = hi["mean"] - lo["mean"]
-    ci = st.bootstrap_diff_ci(ghi, glo, rng, BOOTSTRAP)
+    ci = st.bootstrap_diff_ci(ghi, glo, rng, BOOTSTRAP, dispersion)
     allv = np.concatenate([g for _, g in groups]) if groups else np.array([])
     overall = float(allv.mean()) if len(allv) else math.nan
-    overall_ci = st.bootstrap_mean_ci(allv, rng, BOOTSTRAP)
+    overall_ci = st.bootstrap_mean_ci(allv, rng, BOOTSTRAP, dispersion)
     finding = (f"Mean important_score of linked registrations by {dimension}: from {fmt_num(lo['mean'])} "
                f"({lo['segment']}, n = {lo['n']:,}) to {fmt_num(hi['mean'])} ({hi['segment']}, n = {hi['n']:,}); "
                f"overall {fmt_num(overall)} (95% CI {fmt_num(overall_ci[0])} to "
@@ -294,8 +311,8 @@ def score_comparison(key: str, title: str, dimension: str, groups: list[tuple[st
                f"{pct(float((allv > 0).mean()) if len(allv) else math.nan)} of them have a score above 0.")
     ins = Insight(key=key, title=title, finding=finding, number=number,
                   number_label=f"highest minus lowest mean score ({hi['segment']} vs {lo['segment']})",
-                  ci=ci, ci_method="percentile bootstrap of the difference of means (not adjusted for picking "
-                                   "the extremes)",
+                  ci=ci, ci_method=f"percentile bootstrap of the difference of means{phi_note(dispersion)} (not "
+                                   "adjusted for picking the extremes)",
                   unit="score_diff", test=test, p_value=p, segments=segs,
                   details={"statistic": stat, "overall_mean": overall, "overall_ci": list(overall_ci),
                            "scored_registrations": int(len(allv)),
@@ -330,10 +347,12 @@ def overall_rate(data: LakeData) -> Insight:
     q1 = query(data, "01")
     n, k = int(q1["clicks"].sum()), int(q1["registrations"].sum())
     rate = k / n if n else math.nan
-    ci = st.wilson(k, n)
+    clicks = _clicks(data)
+    phi = daily_phi(clicks, clicks["registered"])
+    ci = st.wilson(k, n, dispersion=phi)
     cov = data.coverage
     finding = f"{k:,} of {n:,} clicks led to a linked partner registration: {pct(rate)} (95% CI {ci_pct(ci)})."
-    details = {"clicks": n, "registrations": k}
+    details = {"clicks": n, "registrations": k, "dispersion": phi}
     action = (f"Use {pct(rate)} as the baseline click-to-registration rate when judging pages, buttons and "
               "markets, and compute it only over days the partner export covers.")
     if cov.restricted:
@@ -354,6 +373,8 @@ def overall_rate(data: LakeData) -> Insight:
                         f"would read {pct(details['naive_rate'])}, an artefact of the missing export.")
             action += (f" Ask the partner for its export before {first:%Y-%m-%d} and after {last:%Y-%m-%d}: "
                        f"{days_without} day(s) of clicks have no registration data.")
+    if k == 0:
+        action = NO_LINKS
     clicks = _clicks(data)
     daily = (clicks.assign(day=clicks["converted_at"].dt.floor("D"))
              .groupby("day").agg(n=("registered", "size"), k=("registered", "sum")).reset_index())
@@ -362,7 +383,7 @@ def overall_rate(data: LakeData) -> Insight:
     daily["lo"] = [b[0] for b in bounds]
     daily["hi"] = [b[1] for b in bounds]
     return Insight(key="overall_rate", title="Click-to-registration rate", finding=finding, number=rate,
-                   number_label="registrations / clicks", ci=ci, ci_method="Wilson 95%", action=action,
+                   number_label="registrations / clicks", ci=ci, ci_method="Wilson 95%" + phi_note(phi), action=action,
                    details=details, plot_data={"daily": daily})
 
 
@@ -382,7 +403,13 @@ def by_page_category(data: LakeData, rng) -> Insight:
             parts.append(f"Review the click-out placement of the pages converting below the rest: {names(below)}")
         if above:
             parts.append(f"use the layouts of those converting above it as the A/B-test challenger: {names(above)}")
-        return "; ".join(parts) + ". Prioritise by clicks lost: (rest rate - page rate) x clicks."
+        text = "; ".join(parts) + "."
+        if below:
+            lost = sorted(below, key=lambda x: -(x["rest_rate"] - x["rate"]) * x["n"])
+            text += (" Prioritise by registrations lost, (rest rate - page rate) x clicks: "
+                     + ", ".join(f"{label(x['segment'])} {(x['rest_rate'] - x['rate']) * x['n']:,.0f}" for x in lost)
+                     + ".")
+        return text
 
     clicks = _clicks(data)
     cells = day_cells(clicks, clicks["page_category"], clicks["registered"], pooled["segment"].tolist())
@@ -433,12 +460,13 @@ def by_device(data: LakeData, rng) -> Insight:
     if dispersion > 1.0:
         test += f" (phi = {dispersion:.2f} from day-to-day variation)"
     diff = (km / nm - kd / nd) if nm and nd else math.nan
-    ci = st.diff_ci(km, nm, kd, nd)
+    ci = st.diff_ci(km, nm, kd, nd, dispersion=dispersion)
     finding = (f"Mobile clicks register at {pct(km / nm if nm else math.nan)} (n = {nm:,}), desktop clicks at "
                f"{pct(kd / nd if nd else math.nan)} (n = {nd:,}): a difference of {pp(diff)} (95% CI "
                f"{pp(ci[0])} to {pp(ci[1])}).")
     ins = Insight(key="rate_by_device", title="Registration rate by device", finding=finding, number=diff,
-                  number_label="mobile minus desktop registration rate", ci=ci, ci_method="Newcombe hybrid score",
+                  number_label="mobile minus desktop registration rate", ci=ci,
+                  ci_method="Newcombe hybrid score" + phi_note(dispersion),
                   unit="rate_diff",
                   test=test, p_value=p, segments=segs,
                   details={"mobile_k": km, "mobile_n": nm, "desktop_k": kd, "desktop_n": nd,
@@ -498,15 +526,19 @@ def delay_distribution(data: LakeData, rng) -> Insight:
     max_delay = float(delays.max()) if n else math.nan
     finding = (f"Of {n:,} linked registrations, the median delay from click to registration is {fmt_num(median, 0)} s "
                f"(95% CI {fmt_num(ci[0], 0)} to {fmt_num(ci[1], 0)} s) and the 90th percentile "
-               f"{fmt_num(p90, 0)} s (CI {fmt_num(p90_ci[0], 0)} to {fmt_num(p90_ci[1], 0)} s); {pct(k_fast / n if n else math.nan)}"
+               f"{fmt_num(p90, 0)} s (CI {fmt_num(p90_ci[0], 0)} to {fmt_num(p90_ci[1], 0)} s); "
+               f"{pct(k_fast / n if n else math.nan)}"
                f" (CI {ci_pct(fast_ci)}) come within 5 s, the longest after {fmt_num(max_delay, 0)} s; {negative:,} "
                f"are stamped before the click (partner clock skew). The matcher only links registrations up to "
                f"{data.coverage.before_s} s after a click; the {unlinked:,} unlinked registrations "
                f"({pct(unlinked_share)} of all) bound how many could have come later.")
-    action = (f"A median of {fmt_num(median, 0)} s is faster than anyone completes a sign-up form: ask the partner which "
+    action = (f"A median of {fmt_num(median, 0)} s is faster than anyone completes a sign-up form: ask the partner "
+              "which "
               "event its registration timestamp records (account start, landing, completed KYC) and agree on one; "
               "until then read 'registration' as 'started at the partner' and measure downstream value with "
               "important_score.")
+    if n == 0:
+        action = NO_LINKS
     return Insight(key="delay_distribution", title="Click-to-registration delay", finding=finding, number=median,
                    number_label="median delay (s)", ci=ci, ci_method="percentile bootstrap", action=action,
                    unit="seconds",
@@ -550,16 +582,17 @@ def score_by_device(data: LakeData, rng) -> Insight:
     segs = score_segments(groups, rng, phi)
     test, p = st.mann_whitney(desk, mob, phi)
     diff = (desk.mean() - mob.mean()) if len(desk) and len(mob) else math.nan
-    ci = st.bootstrap_diff_ci(desk, mob, rng, BOOTSTRAP)
+    ci = st.bootstrap_diff_ci(desk, mob, rng, BOOTSTRAP, phi)
     hv_d, hv_m = int((desk >= HIGH_VALUE).sum()), int((mob >= HIGH_VALUE).sum())
     finding = (f"Desktop registrants score {fmt_num(float(desk.mean()) if len(desk) else math.nan)} on average "
                f"(n = {len(desk):,}), mobile registrants {fmt_num(float(mob.mean()) if len(mob) else math.nan)} "
                f"(n = {len(mob):,}): desktop minus mobile {fmt_num(float(diff))} (95% CI {fmt_num(ci[0])} to "
-               f"{fmt_num(ci[1])}). High-value (score >= {HIGH_VALUE}): {pct(hv_d / len(desk) if len(desk) else math.nan, 2)}"
+               f"{fmt_num(ci[1])}). High-value (score >= {HIGH_VALUE}): "
+               f"{pct(hv_d / len(desk) if len(desk) else math.nan, 2)}"
                f" of desktop vs {pct(hv_m / len(mob) if len(mob) else math.nan, 2)} of mobile registrants.")
     ins = Insight(key="score_by_device", title="Important score by device", finding=finding, number=float(diff),
                   number_label="mean score desktop minus mobile", ci=ci,
-                  ci_method="percentile bootstrap of the difference of means", unit="score_diff",
+                  ci_method="percentile bootstrap of the difference of means" + phi_note(phi), unit="score_diff",
                   test=test, p_value=p, segments=segs,
                   details={"desktop_mean": float(desk.mean()) if len(desk) else math.nan,
                            "mobile_mean": float(mob.mean()) if len(mob) else math.nan,
@@ -603,7 +636,6 @@ def high_value_by_entry_point(data: LakeData, rng) -> Insight:
     k = int(all_row["high_value_registrations"].iloc[0]) if len(all_row) else 0
     n = int(all_row["scored_registrations"].iloc[0]) if len(all_row) else 0
     share = k / n if n else math.nan
-    ci = st.wilson(k, n)
     scored = _scored(data).assign(
         entry_point=lambda d: d["page_category"] + " | " + d["ui_element"],
         high=lambda d: d["important_score"] >= HIGH_VALUE)
@@ -612,6 +644,8 @@ def high_value_by_entry_point(data: LakeData, rng) -> Insight:
     pooled = pool_top(counts, "entry_point", "n", "k", TOP_ENTRY_POINTS)
     cells = day_cells(scored, scored["entry_point"], scored["high"], pooled["segment"].tolist())
     test, stat, p, dispersion = comparison_test(pooled, cells, rng)
+    phi_all = daily_phi(scored, scored["high"])
+    ci = st.wilson(k, n, dispersion=phi_all)
     segs = rate_segments(pooled, dispersion)
     hi, lo = spread(segs, "rate")
     finding = (f"{k:,} of {n:,} scored registrations are high-value (important_score >= {HIGH_VALUE}): "
@@ -619,9 +653,11 @@ def high_value_by_entry_point(data: LakeData, rng) -> Insight:
                f"(page category | UI element, by registrations) the share ranges from {pct(lo['rate'], 2)} "
                f"({lo['segment']}) to {pct(hi['rate'], 2)} ({hi['segment']}).")
     ins = Insight(key="high_value_by_entry_point", title="Share of high-value users by entry point",
-                  finding=finding, number=share, number_label=f"share of scored registrations with score >= {HIGH_VALUE}",
-                  ci=ci, ci_method="Wilson 95%", test=test, p_value=p, segments=segs,
-                  details={"high_value": k, "scored_registrations": n, "statistic": stat, "dispersion": dispersion},
+                  finding=finding, number=share,
+                  number_label=f"share of scored registrations with score >= {HIGH_VALUE}",
+                  ci=ci, ci_method="Wilson 95%" + phi_note(phi_all), test=test, p_value=p, segments=segs,
+                  details={"high_value": k, "scored_registrations": n, "statistic": stat, "dispersion": dispersion,
+                           "overall_dispersion": phi_all},
                   plot_data={"overall": share, "what": "high-value share", "dimension": "entry point"})
 
     def act(i):
@@ -634,7 +670,9 @@ def high_value_by_entry_point(data: LakeData, rng) -> Insight:
             parts.append("Entry points bringing more high-value users than the rest: " + names(above)
                          + "; give them more prominence and test their pattern elsewhere")
         if below:
-            parts.append("entry points bringing fewer: " + names(below))
+            parts.append("entry points bringing fewer high-value users than the rest: " + names(below)
+                         + "; rank them by high-value users per click, not by registrations, before giving them "
+                           "more traffic")
         return "; ".join(parts) + "."
 
     ins._action_if_significant = act
@@ -697,7 +735,7 @@ def by_weekday(data: LakeData, rng) -> Insight:
         return "; ".join(parts) + "."
 
     clicks = _clicks(data)
-    cells = (clicks.assign(segment=clicks["converted_at"].dt.dayofweek.map(lambda x: _WEEKDAYS[int(x)]),
+    cells = (clicks.assign(segment=clicks["converted_at"].dt.day_of_week.map(lambda x: _WEEKDAYS[int(x)]),
                            day=clicks["converted_at"].dt.floor("D"))
              .groupby(["segment", "day"]).agg(n=("registered", "size"), k=("registered", "sum")).reset_index())
     days = cells.groupby("segment")["day"].nunique()
@@ -715,13 +753,14 @@ def cross_country(data: LakeData, rng) -> Insight:
     k = int(total["ip_differs"].iloc[0]) if len(total) else 0
     n = int(total["comparable"].iloc[0]) if len(total) else 0
     share = k / n if n else math.nan
-    ci = st.wilson(k, n)
     per = q8[q8["country_code"] != "(all)"].sort_values(["comparable", "country_code"], ascending=[False, True])
     pooled = pool_top(per, "country_code", "comparable", "ip_differs", TOP_VPN_COUNTRIES)
     linked = _linked(data)
     comparable = linked[(linked["country_code"] != "(unknown)") & linked["ip_country_code"].notna()]
-    cells = day_cells(comparable, comparable["country_code"],
-                      comparable["ip_country_code"] != comparable["country_code"], pooled["segment"].tolist())
+    differs = comparable["ip_country_code"] != comparable["country_code"]
+    cells = day_cells(comparable, comparable["country_code"], differs, pooled["segment"].tolist())
+    phi_all = daily_phi(comparable, differs)
+    ci = st.wilson(k, n, dispersion=phi_all)
     test, stat, p, dispersion = comparison_test(pooled, cells, rng)
     segs = rate_segments(pooled, dispersion)
     hi, lo = spread(segs, "rate")
@@ -737,13 +776,14 @@ def cross_country(data: LakeData, rng) -> Insight:
             top_ip = (f" {hi['segment']}'s cross-country registrations come mostly from IPs in "
                       + ", ".join(f"{c} ({int(v):,})" for c, v in counts.iloc[:3].items()) + ".")
     finding = (f"{k:,} of {n:,} linked registrations come from an IP in another country than the click's: "
-               f"{pct(share)} (95% CI {ci_pct(ci)}). Among the top {TOP_VPN_COUNTRIES} click countries the share ranges "
+               f"{pct(share)} (95% CI {ci_pct(ci)}). Among the top {TOP_VPN_COUNTRIES} click countries the share "
+               "ranges "
                f"from {pct(lo['rate'])} ({lo['segment']}) to {pct(hi['rate'])} ({hi['segment']}, n = {hi['n']:,})."
                f"{top_ip} Where the partner sent a residency ({rn:,} registrations), it differs from the IP country in "
                f"{pct(rk / rn if rn else math.nan)}.")
     ins = Insight(key="cross_country", title="Cross-country (VPN / travel) registrations", finding=finding,
                   number=share, number_label="share of registrations with IP country != click country", ci=ci,
-                  ci_method="Wilson 95%", test=test, p_value=p, segments=segs,
+                  ci_method="Wilson 95%" + phi_note(phi_all), test=test, p_value=p, segments=segs,
                   details={"ip_differs": k, "comparable": n, "residency_differs": rk, "residency_comparable": rn,
                            "statistic": stat, "dispersion": dispersion},
                   plot_data={"overall": share, "what": "cross-country share", "dimension": "country"})
@@ -786,7 +826,8 @@ def quarantine_rate(data: LakeData) -> Insight:
     rule_text = ", ".join(f"{r.rule} in {r.column_name} ({r.source}): {int(r.rows):,}" for r in rules.itertuples())
     flag_text = ", ".join(f"{f}: {c:,}" for f, c in sorted(flags.items())) or "none"
     finding = (f"{quarantined:,} of {rows_in:,} input rows in {len(reports)} batches were quarantined: {pct(rate, 3)} "
-               f"(95% CI {ci_pct(ci, 3)}); {merged:,} duplicate conversion ids merged; {len(rejected)} file(s) rejected "
+               f"(95% CI {ci_pct(ci, 3)}); {merged:,} duplicate conversion ids merged; {len(rejected)} file(s) "
+               "rejected "
                f"whole. By rule: {rule_text or 'none'}. Rows kept with a flag: {flag_text}.")
     worst = max(by_source.items(), key=lambda kv: kv[1]["rate"] if not math.isnan(kv[1]["rate"]) else -1,
                 default=(None, None))
@@ -811,7 +852,8 @@ def link_rates(data: LakeData) -> Insight:
         k, n = int(g["numerator"].sum()), int(g["denominator"].sum())
         per_partner[str(partner)] = {"linked": k, "registrations": n, "rate": k / n if n else math.nan,
                                      "ci": list(st.wilson(k, n)),
-                                     "min_day_rate": float(g["rate"].min()), "max_day_rate": float(g["rate"].max())}
+                                     "min_day_rate": float(g["rate"].min()), "max_day_rate": float(g["rate"].max()),
+                                     "min_day": str(pd.Timestamp(g.loc[g["rate"].idxmin(), "day"]).date())}
     k = int(reg["numerator"].sum())
     n = int(reg["denominator"].sum())
     rate = k / n if n else math.nan
@@ -827,7 +869,8 @@ def link_rates(data: LakeData) -> Insight:
     zero_days = int((uncovered["numerator"] == 0).sum())
     full_days = clk[full]
     partner_text = "; ".join(f"{p}: {pct(v['rate'])} (95% CI {ci_pct(v['ci'])}) of {v['registrations']:,}, daily "
-                             f"{pct(v['min_day_rate'])} to {pct(v['max_day_rate'])}" for p, v in per_partner.items())
+                             f"{pct(v['min_day_rate'])} (on {v['min_day']}) to {pct(v['max_day_rate'])}"
+                             for p, v in per_partner.items())
     finding = (f"{k:,} of {n:,} partner registrations are linked to a click: {pct(rate)} (95% CI {ci_pct(ci)}). "
                f"Per partner: {partner_text or 'none'}.")
     if len(full_days):
@@ -845,8 +888,9 @@ def link_rates(data: LakeData) -> Insight:
         burst_details = {"burst_hour": pd.Timestamp(burst["hour"]), "burst_partner": str(burst["partner"]),
                          "burst_unlinked": int(burst["unlinked"]), "burst_registrations": int(burst["registrations"]),
                          "expected_unlinked_per_hour": expected, "hours_tested": int(len(hours))}
-        finding += (f" The hour with most registrations no click explains is {pd.Timestamp(burst['hour']):%Y-%m-%d %H:00}"
-                    f" UTC ({burst['partner']}): {int(burst['unlinked']):,} of {int(burst['registrations']):,}, against "
+        finding += (" The hour with most registrations no click explains is "
+                    f"{pd.Timestamp(burst['hour']):%Y-%m-%d %H:00} UTC ({burst['partner']}): "
+                    f"{int(burst['unlinked']):,} of {int(burst['registrations']):,}, against "
                     f"{fmt_num(expected)} per hour otherwise.")
     monitor = ("track both link rates daily (query 09) and alert on a day below the lowest daily rate seen here"
                + (f" ({pct(full_days['rate'].min())} of clicks)" if len(full_days) else "")
@@ -891,6 +935,8 @@ def match_confidence(data: LakeData) -> Insight:
     action = (f"For decisions that pay or rank partners, use links with match_confidence >= {CONFIDENT} and show "
               f"the all-links figure next to it ({pp(rate_all - rate_conf)} apart here); ask partners to pass our "
               "click id through so these links become exact.")
+    if n == 0:
+        action = NO_LINKS
     return Insight(key="match_confidence", title="Match confidence of the links", finding=finding, number=share,
                    number_label=f"share of links with confidence >= {CONFIDENT}", ci=ci, ci_method="Wilson 95%",
                    action=action, kind="quality",

@@ -13,12 +13,14 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
+import matplotlib.dates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 
-from bcjourney.analysis.report_insights import OTHER, Insight, fmt_num, fmt_p, pct  # noqa: E402
+from bcjourney.analysis.report_insights import Insight, fmt_num, fmt_p, pct  # noqa: E402
 
 ABOVE, BELOW, NEUTRAL, OVERALL = "#2a9d4b", "#c0392b", "#6c7a89", "#1f4e79"
 PNG_DPI = 130
@@ -43,10 +45,10 @@ def _colour(seg: dict, value: str, rest: str) -> str:
 
 
 def _legend_note(ax, ins: Insight) -> None:
-    ax.text(0.0, -0.13 if ins.plot_data.get("order") != "natural" else -0.2,
-            "green / red: significantly above / below the rest (Holm-adjusted); grey: no evidence of a difference; "
-            "bars: 95% CI",
-            transform=ax.transAxes, fontsize=7, color="#555555", va="top")
+    """The colour key, a fixed distance (in points) below the axes, whatever their height."""
+    ax.annotate("green / red: significantly above / below the rest (Holm-adjusted); grey: no evidence of a "
+                "difference; bars: 95% CI", xy=(0, 0), xycoords="axes fraction", xytext=(0, -42),
+                textcoords="offset points", fontsize=7, color="#555555", va="top")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -57,11 +59,12 @@ def plot_rate_segments(ins: Insight) -> plt.Figure:
     """Horizontal dot-and-whisker plot of a rate per segment (Wilson CI), overall rate as a line."""
     segs = ins.segments
     value = "rate"
-    fig, ax = plt.subplots(figsize=(7.2, 0.32 * len(segs) + 1.6))
+    fig, ax = plt.subplots(figsize=(7.2, max(3.0, 0.32 * len(segs) + 1.6)))
     y = np.arange(len(segs))[::-1]
     for yi, s in zip(y, segs):
         c = _colour(s, value, "rest_rate")
-        ax.errorbar(s[value], yi, xerr=[[max(0.0, s[value] - s["ci"][0])], [max(0.0, s["ci"][1] - s[value])]], fmt="o", color=c,
+        xerr = [[max(0.0, s[value] - s["ci"][0])], [max(0.0, s["ci"][1] - s[value])]]
+        ax.errorbar(s[value], yi, xerr=xerr, fmt="o", color=c,
                     ecolor=c, capsize=3, markersize=5)
     ax.set_yticks(y, [f"{_short(s['segment'])}  (n={s['n']:,})" for s in segs])
     overall = ins.plot_data.get("overall")
@@ -73,7 +76,7 @@ def plot_rate_segments(ins: Insight) -> plt.Figure:
     ax.set_title(ins.title)
     ax.grid(axis="x", alpha=0.3)
     _legend_note(ax, ins)
-    fig.tight_layout()
+    # single axes: savefig(bbox_inches='tight') makes room for the labels
     return fig
 
 
@@ -89,7 +92,8 @@ def plot_rate_timeline(ins: Insight) -> plt.Figure:
     ax2.spines["right"].set_visible(True)
     for xi, s in zip(x, segs):
         c = _colour(s, "rate", "rest_rate")
-        ax2.errorbar(xi, s["rate"], yerr=[[max(0.0, s["rate"] - s["ci"][0])], [max(0.0, s["ci"][1] - s["rate"])]], fmt="o", color=c,
+        yerr = [[max(0.0, s["rate"] - s["ci"][0])], [max(0.0, s["ci"][1] - s["rate"])]]
+        ax2.errorbar(xi, s["rate"], yerr=yerr, fmt="o", color=c,
                      ecolor=c, capsize=2, markersize=4)
     overall = ins.plot_data.get("overall")
     if overall is not None and not math.isnan(overall):
@@ -99,13 +103,13 @@ def plot_rate_timeline(ins: Insight) -> plt.Figure:
     ax2.set_ylabel("registration rate (points, 95% CI)")
     ax.set_title(ins.title)
     _legend_note(ax, ins)
-    fig.tight_layout()
+    # single axes: savefig(bbox_inches='tight') makes room for the labels
     return fig
 
 
 def plot_score_segments(ins: Insight) -> plt.Figure:
     segs = ins.segments
-    fig, ax = plt.subplots(figsize=(7.2, 0.32 * len(segs) + 1.6))
+    fig, ax = plt.subplots(figsize=(7.2, max(3.0, 0.32 * len(segs) + 1.6)))
     y = np.arange(len(segs))[::-1]
     for yi, s in zip(y, segs):
         c = _colour(s, "mean", "rest_mean")
@@ -121,7 +125,7 @@ def plot_score_segments(ins: Insight) -> plt.Figure:
     ax.set_title(ins.title)
     ax.grid(axis="x", alpha=0.3)
     _legend_note(ax, ins)
-    fig.tight_layout()
+    # single axes: savefig(bbox_inches='tight') makes room for the labels
     return fig
 
 
@@ -133,12 +137,14 @@ def plot_overall(ins: Insight) -> plt.Figure:
         ax.fill_between(daily["day"], daily["lo"], daily["hi"], color="#9ecae1", alpha=0.6, label="95% CI (Wilson)")
         ax.plot(daily["day"], daily["rate"], "o-", color=OVERALL, markersize=3, label="daily rate")
     ax.axhline(ins.number, color="black", linestyle="--", linewidth=1, label=f"overall {pct(ins.number)}")
-    ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=0))
+    ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=1))
+    ax.xaxis.set_major_formatter(matplotlib.dates.DateFormatter("%Y-%m-%d"))
+    ax.xaxis.set_major_locator(matplotlib.dates.AutoDateLocator(minticks=2, maxticks=10))
     ax.set_ylabel("clicks with a linked registration")
     ax.set_title("Click-to-registration rate per day (clicks inside the partner export's window)")
     ax.legend(fontsize=7, frameon=False, loc="lower left")
     fig.autofmt_xdate()
-    fig.tight_layout()
+    # single axes: savefig(bbox_inches='tight') makes room for the labels
     return fig
 
 
@@ -189,7 +195,8 @@ def plot_quarantine(ins: Insight) -> plt.Figure:
         ax.text(0.5, 0.5, "nothing quarantined, flagged or merged", ha="center", va="center", transform=ax.transAxes)
         ax.set_yticks([])
     ax.set_xlabel("rows")
-    src = "; ".join(f"{s}: {v['quarantined']:,} of {v['rows_in']:,} ({pct(v['rate'], 3)})" for s, v in by_source.items())
+    src = "; ".join(f"{s}: {v['quarantined']:,} of {v['rows_in']:,} ({pct(v['rate'], 3)})"
+                    for s, v in by_source.items())
     ax.set_title("Input rows quarantined, flagged or merged\n" + src, fontsize=9)
     fig.tight_layout()
     return fig
@@ -237,7 +244,7 @@ def plot_confidence(ins: Insight) -> plt.Figure:
     ax.set_xlabel("match_confidence")
     ax.set_title("Match confidence of the links")
     ax.margins(y=0.2)
-    fig.tight_layout()
+    # single axes: savefig(bbox_inches='tight') makes room for the labels
     return fig
 
 
@@ -287,14 +294,15 @@ def format_value(ins: Insight, x: float) -> str:
 
 def ci_text(ins: Insight) -> str:
     lo, hi = ins.ci
-    return f"{format_value(ins, ins.number)} (95% CI {format_value(ins, lo)} to {format_value(ins, hi)}; {ins.ci_method})"
+    return (f"{format_value(ins, ins.number)} (95% CI {format_value(ins, lo)} to {format_value(ins, hi)}; "
+            f"{ins.ci_method})")
 
 
-def test_text(ins: Insight) -> str:
+def significance_text(ins: Insight) -> str:
     if ins.test is None:
         return "descriptive (no comparison)"
-    verdict = "significant" if ins.significant else "not significant"
-    return f"{ins.test}: p {_p_eq(ins.p_value)}, Holm-adjusted p {_p_eq(ins.p_adjusted)} ({verdict} at 0.05)"
+    outcome = "significant" if ins.significant else "not significant"
+    return f"{ins.test}: p {_p_eq(ins.p_value)}, Holm-adjusted p {_p_eq(ins.p_adjusted)} ({outcome} at 0.05)"
 
 
 def _p_eq(p: float | None) -> str:
@@ -302,11 +310,17 @@ def _p_eq(p: float | None) -> str:
     return text if text.startswith("<") else f"= {text}"
 
 
+def verdict(ins: Insight) -> str:
+    if ins.test is None:
+        return "descriptive"
+    return "significant" if ins.significant else "no evidence of a difference"
+
+
 def text_blocks(ins: Insight) -> list[tuple[str, str]]:
     return [
         ("Finding", ins.finding),
         ("Number", f"{ins.number_label}: {ci_text(ins)}"),
-        ("Test", test_text(ins)),
+        ("Test", significance_text(ins)),
         ("Action", ins.action),
     ]
 
@@ -356,7 +370,7 @@ def _fit_text(blocks: list[tuple[str, str]], width_pt: float, height_pt: float) 
 def _insight_page(pdf: PdfPages, number: int, ins: Insight, png: bytes) -> None:
     fig = plt.figure(figsize=PAGE)
     fig.text(0.04, 0.95, f"{number}. {ins.title}", fontsize=18, weight="bold", va="top")
-    badge = ("descriptive" if ins.test is None else ("significant" if ins.significant else "no evidence of a difference"))
+    badge = verdict(ins)
     if ins.kind == "quality":
         badge = "data quality, " + badge
     fig.text(0.96, 0.95, badge, fontsize=10, ha="right", va="top",
@@ -401,7 +415,7 @@ def write_pdf(path: Path, meta: dict, insights: list[Insight], pngs: list[bytes]
     with PdfPages(path, metadata={"Title": meta["title"], "Creator": "bcjourney report"}) as pdf:
         summary = [f"{i}. {ins.title} - {ins.number_label}: {format_value(ins, ins.number)} [95% CI "
                    f"{format_value(ins, ins.ci[0])}, {format_value(ins, ins.ci[1])}]"
-                   + ("" if ins.test is None else f" - {'significant' if ins.significant else 'no evidence of a difference'}")
+                   + ("" if ins.test is None else f" - {verdict(ins)}")
                    for i, ins in enumerate(insights, 1)]
         _text_page(pdf, meta["title"], meta["intro"] + [""] + summary, subtitle=meta["subtitle"])
         pages += 1
@@ -437,7 +451,7 @@ pre{background:#f7f7f7;padding:0.8em;overflow-x:auto;font-size:0.85em}
 def _badge(ins: Insight) -> str:
     if ins.test is None:
         return '<span class="ns">descriptive</span>'
-    return '<span class="sig">significant</span>' if ins.significant else '<span class="ns">no evidence of a difference</span>'
+    return f'<span class="{"sig" if ins.significant else "ns"}">{verdict(ins)}</span>'
 
 
 def _segment_table(ins: Insight) -> str:
@@ -455,7 +469,8 @@ def _segment_table(ins: Insight) -> str:
             vals = (f"<td class=num>{fmt_num(s['mean'])}</td><td>{fmt_num(s['ci'][0])} to {fmt_num(s['ci'][1])}</td>")
         rows.append(f"<tr><td>{html.escape(s['segment'])}</td><td class=num>{s['n']:,}</td>{vals}"
                     f"<td>{html.escape(s['test_vs_rest'])}</td><td class=num>{fmt_p(s['p_value'])}</td>"
-                    f"<td class=num>{fmt_p(s['p_adjusted'])}</td><td>{'yes' if s.get('significant') else 'no'}</td></tr>")
+                    f"<td class=num>{fmt_p(s['p_adjusted'])}</td>"
+                    f"<td>{'yes' if s.get('significant') else 'no'}</td></tr>")
     return f"<details><summary>segments</summary><table>{head}{''.join(rows)}</table></details>"
 
 
@@ -469,7 +484,7 @@ def write_html(path: Path, meta: dict, insights: list[Insight], pngs: list[bytes
     for i, ins in enumerate(insights, 1):
         parts.append(f"<tr><td>{i}</td><td><a href='#{ins.key}'>{html.escape(ins.title)}</a></td>"
                      f"<td>{html.escape(ins.number_label)} = {html.escape(ci_text(ins))}</td>"
-                     f"<td>{html.escape(test_text(ins))}</td><td>{_badge(ins)}</td></tr>")
+                     f"<td>{html.escape(significance_text(ins))}</td><td>{_badge(ins)}</td></tr>")
     parts.append("</table>")
     for i, (ins, png) in enumerate(zip(insights, pngs), 1):
         b64 = base64.b64encode(png).decode("ascii")

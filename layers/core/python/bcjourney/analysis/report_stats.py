@@ -23,11 +23,15 @@ def _norm_sf(z: float) -> float:
     return 0.5 * math.erfc(z / math.sqrt(2.0))
 
 
-def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
-    """Wilson score interval for a proportion k / n; (nan, nan) when n is 0."""
+def wilson(k: int, n: int, z: float = Z95, dispersion: float = 1.0) -> tuple[float, float]:
+    """Wilson score interval for a proportion k / n; (nan, nan) when n is 0.
+
+    dispersion > 1 (cell_dispersion) widens it to the effective sample size n / dispersion: clicks of
+    one day are not independent draws."""
     if n <= 0:
         return (math.nan, math.nan)
     p = k / n
+    n = n / max(1.0, dispersion)
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
@@ -35,13 +39,14 @@ def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
     return (max(0.0, min(p, centre - half)), min(1.0, max(p, centre + half)))
 
 
-def diff_ci(k1: int, n1: int, k2: int, n2: int, z: float = Z95) -> tuple[float, float]:
-    """Newcombe's hybrid score interval (method 10) for p1 - p2, built from the two Wilson intervals."""
+def diff_ci(k1: int, n1: int, k2: int, n2: int, z: float = Z95, dispersion: float = 1.0) -> tuple[float, float]:
+    """Newcombe's hybrid score interval (method 10) for p1 - p2, built from the two Wilson intervals
+    (each widened by dispersion, as in wilson)."""
     if n1 <= 0 or n2 <= 0:
         return (math.nan, math.nan)
     p1, p2 = k1 / n1, k2 / n2
-    l1, u1 = wilson(k1, n1, z)
-    l2, u2 = wilson(k2, n2, z)
+    l1, u1 = wilson(k1, n1, z, dispersion)
+    l2, u2 = wilson(k2, n2, z, dispersion)
     d = p1 - p2
     lower = d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
     upper = d + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
@@ -113,6 +118,25 @@ def chi2_homogeneity(
     return (f"chi-square, Monte Carlo ({simulations} draws, {dof} df)", observed, (exceed + 1) / (simulations + 1))
 
 
+def cell_dispersion(cell_k: Sequence[int], cell_n: Sequence[int], cell_group: Sequence[str] | None = None) -> float:
+    """phi: the Pearson chi-square of the cells (e.g. a group's days) around their group's rate, divided by
+    (cells - groups), floored at 1. 1 means the cells vary as binomial noise would; 2 means twice that."""
+    k = np.asarray(cell_k, dtype=float)
+    n = np.asarray(cell_n, dtype=float)
+    g = np.asarray(cell_group if cell_group is not None else ["all"] * len(k), dtype=object)
+    keep = n > 0
+    k, n, g = k[keep], n[keep], g[keep]
+    groups = set(g.tolist())
+    dof = len(n) - len(groups)
+    if dof <= 0:
+        return 1.0
+    rate = {x: k[g == x].sum() / n[g == x].sum() for x in groups}
+    p_cell = np.array([rate[x] for x in g])
+    var = n * p_cell * (1 - p_cell)
+    pearson = float(np.where(var > 0, (k - n * p_cell) ** 2 / np.where(var > 0, var, 1), 0.0).sum())
+    return max(1.0, pearson / dof)
+
+
 def overdispersed_homogeneity(
     cell_k: Sequence[int], cell_n: Sequence[int], cell_group: Sequence[str]
 ) -> tuple[str, float, float, float]:
@@ -140,10 +164,7 @@ def overdispersed_homogeneity(
     if pooled in (0.0, 1.0):
         return (name, 0.0, 1.0, 1.0)
     chi2_groups = float((((kg - ng * pooled) ** 2) / (ng * pooled * (1 - pooled))).sum())
-    p_cell = np.array([kg[groups.index(x)] / ng[groups.index(x)] for x in g])
-    var = n * p_cell * (1 - p_cell)
-    pearson = float(np.where(var > 0, (k - n * p_cell) ** 2 / np.where(var > 0, var, 1), 0.0).sum())
-    phi = max(1.0, pearson / (n_cells - n_groups))
+    phi = cell_dispersion(k, n, g)
     from scipy.stats import f as f_dist
 
     stat = chi2_groups / (n_groups - 1) / phi
@@ -186,24 +207,32 @@ def bootstrap_means(values: np.ndarray, rng: np.random.Generator, resamples: int
     return draws @ vals / len(values)
 
 
-def bootstrap_mean_ci(values: np.ndarray, rng: np.random.Generator, resamples: int = 4000) -> tuple[float, float]:
-    """Percentile bootstrap 95% interval of the mean."""
+def _widen(estimate: float, lo: float, hi: float, dispersion: float) -> tuple[float, float]:
+    """Widen an interval around its estimate by sqrt(dispersion) (a design effect)."""
+    f = math.sqrt(max(1.0, dispersion))
+    return (float(estimate - (estimate - lo) * f), float(estimate + (hi - estimate) * f))
+
+
+def bootstrap_mean_ci(values: np.ndarray, rng: np.random.Generator, resamples: int = 4000,
+                      dispersion: float = 1.0) -> tuple[float, float]:
+    """Percentile bootstrap 95% interval of the mean, widened by sqrt(dispersion) around the mean."""
     reps = bootstrap_means(values, rng, resamples)
     if len(reps) == 0:
         return (math.nan, math.nan)
     lo, hi = np.percentile(reps, [2.5, 97.5])
-    return (float(lo), float(hi))
+    return _widen(float(np.mean(values)), float(lo), float(hi), dispersion)
 
 
 def bootstrap_diff_ci(
-    a: np.ndarray, b: np.ndarray, rng: np.random.Generator, resamples: int = 4000
+    a: np.ndarray, b: np.ndarray, rng: np.random.Generator, resamples: int = 4000, dispersion: float = 1.0
 ) -> tuple[float, float]:
-    """Percentile bootstrap 95% interval of mean(a) - mean(b), the groups resampled independently."""
+    """Percentile bootstrap 95% interval of mean(a) - mean(b), the groups resampled independently,
+    widened by sqrt(dispersion) around the difference."""
     ra, rb = bootstrap_means(a, rng, resamples), bootstrap_means(b, rng, resamples)
     if len(ra) == 0 or len(rb) == 0:
         return (math.nan, math.nan)
     lo, hi = np.percentile(ra - rb, [2.5, 97.5])
-    return (float(lo), float(hi))
+    return _widen(float(np.mean(a) - np.mean(b)), float(lo), float(hi), dispersion)
 
 
 def quantile_lower(values: np.ndarray, q: float) -> float:
@@ -264,7 +293,7 @@ def mean_dispersion(values: Sequence[float], groups: Sequence[str], cells: Seque
         return 1.0
     by_group = frame.groupby("g")["v"].agg(["mean", "var"])
     cell = frame.groupby(["g", "c"])["v"].agg(["size", "mean"]).reset_index()
-    cell = cell.join(by_group, on="g", rsuffix="_g")
+    cell = cell.merge(by_group.rename(columns={"mean": "mean_g"}).reset_index(), on="g", how="left")
     cell = cell[cell["var"] > 0]
     dof = len(cell) - cell["g"].nunique()
     if dof <= 0:
