@@ -15,24 +15,22 @@ import json
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
+from bcjourney.local.handlers import LocalLambdaContext
 from bcjourney.runtime import TransientMatchError, transient_cause
 from bcjourney.storage import StorageError
-from test_aws_support import LANDING, client_error, stack  # noqa: F401
+from test_aws_support import client_error, curated_lake, stack  # noqa: F401
 
 DAYS = {"days": ["2024-04-01"], "batch_id": "test-batch"}
 
 
 @pytest.fixture
-def lake(stack):
-    """The stack with the landing files ingested into curated/ (without starting match_days: the tests do)."""
-    ingest = stack.runtimes["ingest"]
-    arn, ingest.state_machine_arn = ingest.state_machine_arn, None
-    for key, body in LANDING.items():
-        stack.upload(key, body)
-    ingest.state_machine_arn = arn
-    assert [c.error for c in stack.calls(stack.ingest_function)] == [None] * len(LANDING)
+def lake(stack, curated_lake):
+    """The stack with curated/ as the ingest handler wrote it for LANDING; no match_days run yet (the tests do)."""
+    s3 = stack.client("s3")
+    for key, body in curated_lake.items():
+        s3.put_object(Bucket=stack.lake_bucket, Key=key, Body=body)
+    assert any(k.startswith("curated/conversions/") for k in curated_lake)
     assert stack.executions() == [] and stack.lake_keys("unified/") == []
-    stack.invocations.clear()
     return stack
 
 
@@ -58,7 +56,7 @@ def test_success_writes_the_unified_partitions(lake):
     assert output["batch_id"] == "b" and [r["day"] for r in output["results"]] == ["2024-03-31", "2024-04-01",
                                                                                    "2024-04-02"]
     assert [r["linked"] for r in output["results"]] == [0, 4, 1]
-    assert sorted(json.loads(json.dumps(c.event))["day"] for c in lake.calls(lake.match_function)) == [
+    assert sorted(c.event["day"] for c in lake.calls(lake.match_function)) == [
         "2024-03-31", "2024-04-01", "2024-04-02"]
     assert lake.lake_keys("unified/") == ["unified/journeys/dt=2024-04-01/journeys.parquet",
                                           "unified/journeys/dt=2024-04-02/journeys.parquet"]
@@ -66,11 +64,12 @@ def test_success_writes_the_unified_partitions(lake):
 
 
 def test_a_transient_storage_error_is_retried_and_then_succeeds(lake):
-    lake.match_lake.fail_next(client_error("SlowDown"))
+    lake.match_s3.fail_next(client_error("SlowDown"))
     described = run(lake, "transient")
     assert described["status"] == "SUCCEEDED"
     calls = lake.calls(lake.match_function)
     assert [c.error for c in calls] == ["TransientMatchError", None]
+    assert lake.match_s3.raised == [("ListObjectsV2", "SlowDown")]  # S3 itself answered SlowDown, once
     assert task_errors(lake, described["executionArn"]) == ["TransientMatchError"]
     (delay,) = lake.retry_sleeps  # one wait: IntervalSeconds 5, full jitter
     assert 0 <= delay <= 5
@@ -79,7 +78,7 @@ def test_a_transient_storage_error_is_retried_and_then_succeeds(lake):
 
 
 def test_transient_errors_past_max_attempts_end_in_the_dead_letter_queue(lake):
-    lake.match_lake.fail_next(*[client_error("ServiceUnavailable") for _ in range(4)])
+    lake.match_s3.fail_next(*[client_error("ServiceUnavailable") for _ in range(4)])
     described = run(lake, "exhausted")
     assert described["status"] == "FAILED" and described["error"] == "TransientMatchError"
     assert len(lake.calls(lake.match_function)) == 4  # the first attempt and MaxAttempts 3 retries
@@ -91,7 +90,7 @@ def test_transient_errors_past_max_attempts_end_in_the_dead_letter_queue(lake):
 
 
 def test_a_permanent_error_goes_to_the_dead_letter_queue_and_fails_the_execution(lake):
-    lake.match_lake.fail_next(client_error("AccessDenied", status=403))
+    lake.match_s3.fail_next(client_error("AccessDenied", status=403))
     described = run(lake, "permanent")
     assert described["status"] == "FAILED"
     assert described["error"] == "ClientError"  # the Fail state's ErrorPath: $.error.Error
@@ -121,15 +120,25 @@ def test_which_errors_the_match_handler_calls_transient(error, transient):
     assert (transient_cause(wrapped) is error) is transient
 
 
-def test_the_match_handler_raises_transient_match_error_and_lets_others_through(lake):
+def test_the_match_handler_raises_transient_match_error_and_lets_others_through(lake, monkeypatch):
     match = lake.handlers[lake.match_function]
-    from bcjourney.local.handlers import LocalLambdaContext
-
-    lake.match_lake.fail_next(client_error("SlowDown"))
+    lake.match_s3.fail_next(client_error("SlowDown"))
     with pytest.raises(TransientMatchError) as caught:
         match.lambda_handler({"day": "2024-04-01"}, LocalLambdaContext("match"))
     assert type(caught.value).__name__ == "TransientMatchError"  # what Lambda reports as errorType
-    lake.match_lake.fail_next(client_error("AccessDenied", status=403))
+    lake.match_s3.fail_next(client_error("AccessDenied", status=403))
     with pytest.raises(Exception) as caught:
         match.lambda_handler({"day": "2024-04-01"}, LocalLambdaContext("match"))
     assert type(caught.value).__name__ == "ClientError"
+
+    # A file listed, then removed before it is read (an ingest compacting its parts): a real 404 from moto S3.
+    storage = lake.runtimes["match"].lake
+    real_list_keys = storage.list_keys
+
+    def list_keys_with_a_vanished_part(prefix=""):
+        keys = real_list_keys(prefix)
+        return keys + [f"{prefix}batch.part00000.parquet"] if prefix.startswith("curated/conversions/") else keys
+
+    monkeypatch.setattr(storage, "list_keys", list_keys_with_a_vanished_part)
+    with pytest.raises(TransientMatchError, match="404"):
+        match.lambda_handler({"day": "2024-04-01"}, LocalLambdaContext("match"))

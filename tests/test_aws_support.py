@@ -13,7 +13,8 @@ names, settings and environment variables read from template.yaml (intrinsics re
   - the match_days state machine from statemachine/match_days.asl.json with ${MatchFunctionArn} and
     ${DeadLetterQueueUrl} substituted, executed by moto's Step Functions interpreter
     (mock_aws(config={"stepfunctions": {"execute_state_machine": True}}));
-  - the Glue database and tables exactly as the template declares them.
+  - the Glue database and tables exactly as the template declares them;
+  - `stack.match_s3`: S3 errors injected into the match function's own session (S3Faults), to test retries.
 
 What moto does not do, and how the tests deal with it: it runs no Lambda async retries or OnFailure destinations
 (a dead letter from ingest is built in the shape of events/dlq_message_ingest.json), no Athena queries (the
@@ -22,6 +23,7 @@ Glue tables are read back with awswrangler instead), and its Retry really sleeps
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import io
 import json
@@ -56,7 +58,7 @@ REGION = "eu-west-1"
 # ---------------------------------------------------------------------------------------------------------------------
 # template.yaml: load with the CloudFormation short tags, resolve the intrinsics the tests need
 # ---------------------------------------------------------------------------------------------------------------------
-class CfnLoader(yaml.SafeLoader):
+class CfnLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
     """YAML loader that turns `!Ref X` into {"Ref": "X"} and `!Sub ...` into {"Fn::Sub": ...}, etc."""
 
 
@@ -77,15 +79,24 @@ def _mapping_without_duplicates(loader: CfnLoader, node: yaml.MappingNode, deep:
     duplicates = sorted({k for k in keys if keys.count(k) > 1}, key=str)
     if duplicates:  # CloudFormation refuses them; PyYAML would silently keep the last one
         raise yaml.constructor.ConstructorError(None, None, f"duplicate keys {duplicates}", node.start_mark)
-    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+    return yaml.constructor.SafeConstructor.construct_mapping(loader, node, deep=deep)
 
 
 CfnLoader.add_multi_constructor("!", _cfn_tag)
 CfnLoader.construct_mapping = _mapping_without_duplicates
 
 
+_template_cache: dict[tuple, dict] = {}
+
+
 def load_template() -> dict:
-    return yaml.load(TEMPLATE.read_text(), Loader=CfnLoader)
+    """template.yaml as a dict (a fresh copy; parsed once per version of the file)."""
+    stat = TEMPLATE.stat()
+    version = (stat.st_mtime_ns, stat.st_size)
+    if version not in _template_cache:
+        _template_cache.clear()
+        _template_cache[version] = yaml.load(TEMPLATE.read_text(), Loader=CfnLoader)
+    return copy.deepcopy(_template_cache[version])
 
 
 def parameter_defaults(template: dict) -> dict[str, Any]:
@@ -211,14 +222,17 @@ def client_error(code: str, operation: str = "ListObjectsV2", status: int = 503)
                         "ResponseMetadata": {"HTTPStatusCode": status}}, operation)
 
 
-class FlakyStorage:
-    """A Storage that raises the queued errors on its next list_keys calls, then behaves: S3 having a bad minute."""
+class S3Faults:
+    """Errors that the next S3 calls of one boto3 session raise: S3 having a bad minute, as one function sees it.
+    Raised from botocore's before-call hook (the way aws-sdk-pandas' moto tests fail a call), so each error travels
+    through awswrangler and the storage adapter exactly as a real one would (after botocore's own retries)."""
 
-    def __init__(self, inner):
-        self._inner = inner
+    def __init__(self, session: boto3.Session):
+        self._session = session
         self._errors: list[Exception] = []
         self._lock = threading.Lock()
-        self.failures = 0
+        self.raised: list[tuple[str, str]] = []  # (operation, error code)
+        session.events.register("before-call.s3", self._before_call, unique_id="test-s3-faults")
 
     def fail_next(self, *errors: Exception) -> None:
         with self._lock:
@@ -228,16 +242,16 @@ class FlakyStorage:
         with self._lock:
             self._errors.clear()
 
-    def list_keys(self, prefix: str = "") -> list[str]:
+    def close(self) -> None:
+        self.heal()
+        self._session.events.unregister("before-call.s3", unique_id="test-s3-faults")
+
+    def _before_call(self, model, **kwargs) -> None:
         with self._lock:
             error = self._errors.pop(0) if self._errors else None
         if error is not None:
-            self.failures += 1
+            self.raised.append((model.name, getattr(error, "response", {}).get("Error", {}).get("Code", "")))
             raise error
-        return self._inner.list_keys(prefix)
-
-    def __getattr__(self, name):
-        return getattr(self._inner, name)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -265,12 +279,12 @@ class Stack:
     match_function: str
     runtimes: dict[str, Runtime]
     handlers: dict[str, Any]
-    match_lake: FlakyStorage
+    match_s3: S3Faults
     invocations: list[Invocation] = field(default_factory=list)
     retry_sleeps: list[float] = field(default_factory=list)
 
     def client(self, service: str):
-        return self.session.client(service)
+        return cached_client(self.session, service)
 
     def upload(self, key: str, body: str | bytes) -> dict:
         """Put a landing object; moto's notification runs ingest synchronously. Returns put_object's answer."""
@@ -297,8 +311,8 @@ class Stack:
     def wait_all(self, timeout: float = 30) -> list[dict]:
         return [self.wait(e["executionArn"], timeout) for e in self.executions()]
 
-    def dead_letters(self) -> list[dict]:
-        """Every message in the dead-letter queue (bodies parsed), made visible again afterwards."""
+    def dead_letters(self) -> list:
+        """Every message in the dead-letter queue (bodies parsed when JSON), made visible again afterwards."""
         sqs = self.client("sqs")
         messages, bodies = [], []
         while True:
@@ -307,7 +321,10 @@ class Stack:
                 break
             messages += batch
         for message in messages:
-            bodies.append(json.loads(message["Body"]))
+            try:
+                bodies.append(json.loads(message["Body"]))
+            except ValueError:
+                bodies.append(message["Body"])
             sqs.change_message_visibility(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"],
                                           VisibilityTimeout=0)
         return bodies
@@ -343,11 +360,30 @@ def _names(template: dict) -> dict[str, Any]:
     return names
 
 
+_sessions: dict[str, boto3.Session] = {}
+
+
+def shared_session(role: str) -> boto3.Session:
+    """One boto3 session per role ("test", or a function's name) for the whole test process: botocore loads its
+    service models once per session. Moto intercepts clients whenever a mock is active, whenever they were made."""
+    if role not in _sessions:
+        _sessions[role] = boto3.Session(region_name=REGION)
+    return _sessions[role]
+
+
+def cached_client(session: boto3.Session, service: str):
+    """One client per session and service: creating a botocore client costs ~0.1 s."""
+    clients = session.__dict__.setdefault("_test_clients", {})
+    if service not in clients:
+        clients[service] = session.client(service)
+    return clients[service]
+
+
 def build_stack(session: boto3.Session) -> Stack:
     template = load_template()
     names = _names(template)
     resources = template["Resources"]
-    s3 = session.client("s3")
+    s3 = cached_client(session, "s3")
 
     for logical in ("LandingBucket", "LakeBucket"):
         s3.create_bucket(Bucket=names[logical], CreateBucketConfiguration={"LocationConstraint": REGION})
@@ -356,25 +392,25 @@ def build_stack(session: boto3.Session) -> Stack:
             s3.put_bucket_versioning(Bucket=names[logical], VersioningConfiguration=versioning)
 
     table = resources["IdempotencyTable"]["Properties"]
-    dynamodb = session.client("dynamodb")
+    dynamodb = cached_client(session, "dynamodb")
     dynamodb.create_table(TableName=names["IdempotencyTable"], BillingMode=table["BillingMode"],
                           AttributeDefinitions=table["AttributeDefinitions"], KeySchema=table["KeySchema"])
     dynamodb.update_time_to_live(TableName=names["IdempotencyTable"],
                                  TimeToLiveSpecification=table["TimeToLiveSpecification"])
 
     queue = resources["DeadLetterQueue"]["Properties"]
-    queue_url = session.client("sqs").create_queue(
+    queue_url = cached_client(session, "sqs").create_queue(
         QueueName=names["DeadLetterQueue.QueueName"],
         Attributes={"VisibilityTimeout": str(queue["VisibilityTimeout"]),
                     "MessageRetentionPeriod": str(queue["MessageRetentionPeriod"])})["QueueUrl"]
     assert queue_url == names["DeadLetterQueue"], (queue_url, names["DeadLetterQueue"])
 
-    iam = session.client("iam")
+    iam = cached_client(session, "iam")
     trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
              "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com"]}}]}
     role = iam.create_role(RoleName="bcjourney-moto", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
 
-    lambda_client = session.client("lambda")
+    lambda_client = cached_client(session, "lambda")
     globals_ = template["Globals"]["Function"]
     for logical, folder in (("MatchFunction", "match"), ("IngestFunction", "ingest"), ("RedriveFunction", "redrive")):
         props = resources[logical]["Properties"]
@@ -389,7 +425,7 @@ def build_stack(session: boto3.Session) -> Stack:
     for placeholder, value in resolve(machine["DefinitionSubstitutions"], names).items():
         definition = definition.replace("${" + placeholder + "}", value)
     assert "${" not in definition
-    arn = session.client("stepfunctions").create_state_machine(
+    arn = cached_client(session, "stepfunctions").create_state_machine(
         name=names["MatchDaysStateMachine.Name"], definition=definition, roleArn=role, type=machine["Type"],
     )["stateMachineArn"]
     assert arn == names["MatchDaysStateMachine"]
@@ -404,7 +440,7 @@ def build_stack(session: boto3.Session) -> Stack:
     s3.put_bucket_notification_configuration(Bucket=names["LandingBucket"],
                                              NotificationConfiguration={"LambdaFunctionConfigurations": notifications})
 
-    glue = session.client("glue")
+    glue = cached_client(session, "glue")
     database = resolve(resources["GlueDatabase"]["Properties"]["DatabaseInput"], names)
     glue.create_database(DatabaseInput=database)
     for table_input in glue_table_inputs(template, names).values():
@@ -414,17 +450,16 @@ def build_stack(session: boto3.Session) -> Stack:
     runtimes, handlers = {}, {}
     for logical, folder in (("IngestFunction", "ingest"), ("MatchFunction", "match")):
         with mock.patch.dict(os.environ, function_env(template, logical, names)):
-            runtimes[folder] = Runtime.from_environment(boto3_session=boto3.Session(region_name=REGION))
+            runtimes[folder] = Runtime.from_environment(boto3_session=shared_session(folder))
         handlers[names[logical]] = load_handler(folder)
-    match_lake = FlakyStorage(runtimes["match"].lake)
-    runtimes["match"].lake = match_lake
     handlers[names["IngestFunction"]].RUNTIME = runtimes["ingest"]
     handlers[names["MatchFunction"]].RUNTIME = runtimes["match"]
 
     return Stack(session=session, template=template, names=names, landing_bucket=names["LandingBucket"],
                  lake_bucket=names["LakeBucket"], table_name=names["IdempotencyTable"], queue_url=queue_url,
                  state_machine_arn=arn, ingest_function=names["IngestFunction"],
-                 match_function=names["MatchFunction"], runtimes=runtimes, handlers=handlers, match_lake=match_lake)
+                 match_function=names["MatchFunction"], runtimes=runtimes, handlers=handlers,
+                 match_s3=S3Faults(runtimes["match"].boto3_session))
 
 
 def in_process_invoker(stack: Stack) -> Callable:
@@ -449,18 +484,38 @@ def in_process_invoker(stack: Stack) -> Callable:
     return invoke
 
 
+@pytest.fixture(scope="session")
+def curated_lake() -> dict[str, bytes]:
+    """The lake objects that ingesting LANDING writes (curated/, quarantine/, _reports/), computed once per test
+    process by the real ingest handler on a throwaway moto stack, so tests about matching can start from them."""
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}), \
+            mock.patch.dict(os.environ, {"POWERTOOLS_METRICS_DISABLED": "true"}):
+        built = build_stack(shared_session("test"))
+        built.runtimes["ingest"].state_machine_arn = None
+        with mock.patch.object(LambdaFunction, "_invoke_lambda", in_process_invoker(built)):
+            for key, body in LANDING.items():
+                built.upload(key, body)
+        built.match_s3.close()
+        assert [c.error for c in built.invocations] == [None] * len(LANDING)
+        s3 = built.client("s3")
+        return {key: s3.get_object(Bucket=built.lake_bucket, Key=key)["Body"].read() for key in built.lake_keys()}
+
+
 @pytest.fixture
 def stack(monkeypatch):
     """The stack on moto; a landing upload runs ingest, which starts match_days, which runs match."""
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
     monkeypatch.setenv("POWERTOOLS_IDEMPOTENCY_DISABLED", "false")
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-        built = build_stack(boto3.Session(region_name=REGION))
+        built = build_stack(shared_session("test"))
         monkeypatch.setattr(LambdaFunction, "_invoke_lambda", in_process_invoker(built))
         # moto's Retry sleeps for real (IntervalSeconds x BackoffRate^n, full jitter): record the delay instead.
         monkeypatch.setattr(retrier_decl, "time", mock.Mock(sleep=built.retry_sleeps.append))
         try:
             yield built
         finally:
-            built.match_lake.heal()
-            built.wait_all()  # no execution thread may outlive the mock
+            built.match_s3.heal()
+            try:
+                built.wait_all()  # no execution thread may outlive the mock
+            finally:
+                built.match_s3.close()

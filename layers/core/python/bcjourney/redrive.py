@@ -17,11 +17,13 @@ import json
 import logging
 import os
 from dataclasses import asdict, dataclass, field
+from typing import Callable
 
 logger = logging.getLogger(__name__)
 
 MATCH_DAYS = "match_days"
 INGEST = "ingest"
+TIME_MARGIN_SECONDS = 15  # one more batch of 10 (receive, 10 re-submissions, deletes) takes a few seconds at most
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,7 @@ class RedriveReport:
     reinvoked_ingest: int = 0
     left_unknown: int = 0
     left_failed: int = 0
+    stopped_early: bool = False
     executions: list[str] = field(default_factory=list)
     unknown: list[dict] = field(default_factory=list)  # {message_id, body (truncated)}
     failures: list[dict] = field(default_factory=list)  # {message_id, kind, error}
@@ -94,13 +97,18 @@ def resubmit(kind: str, body: dict, message_id: str, targets: RedriveTargets, *,
 
 
 def redrive(targets: RedriveTargets, *, sqs, stepfunctions, lambda_client, max_messages: int = 10,
-            wait_seconds: int = 1) -> RedriveReport:
+            wait_seconds: int = 1, seconds_left: Callable[[], float] | None = None) -> RedriveReport:
     """Re-submit up to `max_messages` dead letters. Receives in batches of at most 10 until `max_messages` are
-    received or the queue answers empty; received messages stay invisible to this run (the queue's visibility
-    timeout), so none is seen twice. Those left in the queue are made visible again at the end."""
+    received, the queue answers empty, or `seconds_left()` (the Lambda's remaining time) drops under a margin;
+    received messages stay invisible to this run (the queue's visibility timeout, longer than the function's), so
+    none is seen twice. Those left in the queue are made visible again at the end."""
     report = RedriveReport()
     keep: list[str] = []  # receipt handles of messages left in the queue
     while report.received < max_messages:
+        if seconds_left is not None and seconds_left() < TIME_MARGIN_SECONDS:
+            logger.warning("stopping early to finish within the function's timeout; run the redrive again")
+            report.stopped_early = True
+            break
         response = sqs.receive_message(QueueUrl=targets.queue_url,
                                        MaxNumberOfMessages=min(10, max_messages - report.received),
                                        WaitTimeSeconds=wait_seconds, AttributeNames=["All"])

@@ -56,6 +56,7 @@ def local_environment(landing: Path, lake: Path) -> Iterator[None]:
         "LAKE_URI": str(lake),
         "BCJOURNEY_BUCKET_ROOTS": json.dumps({LANDING_BUCKET: str(landing)}),
         "MATCH_STATE_MACHINE_ARN": "",
+        "IDEMPOTENCY_TABLE": "",  # no DynamoDB here; re-running a key rewrites the same files anyway
         "POWERTOOLS_SERVICE_NAME": "bcjourney-local",
         "POWERTOOLS_METRICS_NAMESPACE": "bcjourney",
         "POWERTOOLS_METRICS_DISABLED": "true",  # no EMF blobs on a terminal
