@@ -62,15 +62,17 @@ def test_a_new_object_version_is_a_new_delivery(stack):
     """The key includes eTag and versionId: a partner re-uploading the file is ingested again."""
     ingest = stack.handlers[stack.ingest_function]
     stack.runtimes["ingest"].state_machine_arn = None  # matching is not what this test is about
-    stack.upload(KEY, LANDING[KEY])  # (moto's event carries no versionId; AWS's does for a versioned bucket)
+    # (moto's own event carries no versionId; AWS's does for a versioned bucket, so we name the real ones)
+    v1 = stack.upload(KEY, LANDING[KEY])["VersionId"]
+    v2 = stack.upload(KEY, LANDING[KEY])["VersionId"]
     event = s3_object_created_event(stack.landing_bucket, KEY, 100, "etag-1")
     results = []
-    for version in ("v1", "v1", "v2"):
+    for version in (v1, v1, v2):
         event["Records"][0]["s3"]["object"]["versionId"] = version
         results.append(ingest.lambda_handler(event, LocalLambdaContext(stack.ingest_function)))
     assert [len(r["batches"]) for r in results] == [1, 0, 1]
     assert [len(r["duplicates"]) for r in results] == [0, 1, 0]
-    assert len(idempotency_records(stack)) == 3  # moto's own delivery, v1, v2
+    assert len(idempotency_records(stack)) == 3  # moto's two deliveries share one key (same eTag, no versionId), v1, v2
 
 
 def test_a_failed_run_leaves_no_record_so_the_retry_runs_again(stack):
@@ -93,9 +95,9 @@ def test_a_failed_run_leaves_no_record_so_the_retry_runs_again(stack):
 def test_a_duplicate_arriving_while_the_first_still_runs_is_skipped(stack, monkeypatch):
     ingest = stack.handlers[stack.ingest_function]
     stack.runtimes["ingest"].state_machine_arn = None
-    stack.upload(KEY, LANDING[KEY])
+    version = stack.upload(KEY, LANDING[KEY])["VersionId"]
     event = s3_object_created_event(stack.landing_bucket, KEY, 100, "etag-1")
-    event["Records"][0]["s3"]["object"]["versionId"] = "v1"
+    event["Records"][0]["s3"]["object"]["versionId"] = version
     nested = []
     real_ingest_object = ingest.ingest_object
 

@@ -69,3 +69,18 @@ def test_a_missing_object_raises_storage_error(storage):
 def test_a_local_key_cannot_escape_the_root(tmp_path):
     with pytest.raises(StorageError):
         LocalStorage(tmp_path / "root").read_bytes("../secret")
+
+
+def test_s3_reads_the_version_an_event_names():
+    with mock_aws():
+        session = boto3.Session(region_name="eu-west-1")
+        s3 = session.client("s3")
+        s3.create_bucket(Bucket="landing", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+        s3.put_bucket_versioning(Bucket="landing", VersioningConfiguration={"Status": "Enabled"})
+        first = s3.put_object(Bucket="landing", Key="k.csv", Body=b"first")["VersionId"]
+        s3.put_object(Bucket="landing", Key="k.csv", Body=b"second")
+        storage = open_storage("s3://landing", boto3_session=session)
+        with storage.open_read("k.csv", first) as stream:
+            assert stream.read() == b"first"
+        with storage.open_read("k.csv") as stream:
+            assert stream.read() == b"second"

@@ -36,7 +36,8 @@ IDEMPOTENCY_EXPIRY_SECONDS = 24 * 3600
 def ingest_delivery(*, runtime: Runtime, delivery: dict, request_id: str) -> dict:
     """Ingest one S3 object and start matching its days. `delivery` ({bucket, key, etag, version_id}) is the
     idempotency key; the return value is what a duplicate delivery gets back, so it is plain JSON."""
-    result = ingest_object(runtime.landing(delivery["bucket"]), delivery["key"], runtime.lake)
+    result = ingest_object(runtime.landing(delivery["bucket"]), delivery["key"], runtime.lake,
+                           version=delivery.get("version_id"))
     logger.set_correlation_id(result.batch_id)
     report = result.report
     metrics.add_metric(name="RowsIn", unit=MetricUnit.Count, value=report.rows_in)

@@ -47,8 +47,9 @@ def batch_id_for(key: str) -> str:
     return f"{key.split('/')[0]}-{digest}"
 
 
-def ingest_object(landing: Storage, key: str, lake: Storage, *, now: pd.Timestamp | None = None,
-                  block_bytes: int = reader.BLOCK_BYTES) -> IngestResult:
+def ingest_object(landing: Storage, key: str, lake: Storage, *, version: str | None = None,
+                  now: pd.Timestamp | None = None, block_bytes: int = reader.BLOCK_BYTES) -> IngestResult:
+    """Ingest one landing object (`version`: the object version its event names, where the store has them)."""
     obj = classify_key(key)
     batch_id = batch_id_for(key)
     now = now or pd.Timestamp.now(tz="UTC").tz_localize(None).floor("ms")
@@ -57,7 +58,7 @@ def ingest_object(landing: Storage, key: str, lake: Storage, *, now: pd.Timestam
     writer.forget_earlier_output()
 
     try:
-        with landing.open_read(key) as stream:
+        with landing.open_read(key, version) as stream:
             fmt, chunks = reader.read_chunks(stream, block_bytes)
             report.file_format = {"compressed": fmt.compressed, "encoding": fmt.encoding,
                                   "delimiter": fmt.delimiter, "bom": fmt.has_bom}

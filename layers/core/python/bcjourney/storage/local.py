@@ -27,7 +27,8 @@ class LocalStorage:
             raise StorageError(f"key {key!r} escapes the storage root {self.root}")
         return path
 
-    def open_read(self, key: str) -> BinaryIO:
+    def open_read(self, key: str, version: str | None = None) -> BinaryIO:
+        # a folder keeps no versions: the file as it is now
         try:
             return open(self._path(key), "rb")
         except FileNotFoundError as exc:

@@ -16,8 +16,9 @@ class StorageError(RuntimeError):
 class Storage(Protocol):
     uri: str
 
-    def open_read(self, key: str) -> BinaryIO:
-        """A binary stream of the object; callers close it. Raises StorageError if missing."""
+    def open_read(self, key: str, version: str | None = None) -> BinaryIO:
+        """A binary stream of the object (of that version, where the store keeps versions); callers close it.
+        Raises StorageError if missing."""
 
     def read_bytes(self, key: str) -> bytes: ...
 

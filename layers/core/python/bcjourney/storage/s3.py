@@ -24,12 +24,13 @@ class S3Storage:
     def _url(self, key: str) -> str:
         return f"{self.uri}/{key}"
 
-    def open_read(self, key: str) -> BinaryIO:
-        # wr.s3.open_s3_object streams in blocks: a 1 GB object is never held whole
-        if not self.exists(key):
+    def open_read(self, key: str, version: str | None = None) -> BinaryIO:
+        # wr.s3.open_s3_object streams in blocks: a 1 GB object is never held whole. With a version, the object
+        # as it was when its event fired, not a newer upload under the same key.
+        if version is None and not self.exists(key):
             raise StorageError(f"no such object: {self._url(key)}")
-        return open_s3_object(self._url(key), mode="rb", boto3_session=self.session,
-                                    s3_block_size=8 * 1024 * 1024)
+        return open_s3_object(self._url(key), mode="rb", version_id=version, boto3_session=self.session,
+                              s3_block_size=8 * 1024 * 1024)
 
     def read_bytes(self, key: str) -> bytes:
         buffer = io.BytesIO()
