@@ -6,7 +6,6 @@ import sys
 
 import pandas as pd
 import pyarrow.parquet as pq
-import pytest
 
 from bcjourney import schema
 from bcjourney.evaluation import evaluate_lake

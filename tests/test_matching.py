@@ -2,7 +2,6 @@
 
 import numpy as np
 import pandas as pd
-import pytest
 from scipy.optimize import linear_sum_assignment
 
 from bcjourney.matching.assign import greedy_one_to_one

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import layout
+from . import layout, schema
 from .storage import open_storage
 
 CONFIDENCE_BINS = [0.0, 0.5, 0.8, 0.9, 0.95, 0.99, 1.0]
@@ -77,8 +77,6 @@ def evaluate(journeys: pd.DataFrame, truth: pd.DataFrame) -> Evaluation:
 def read_journeys(lake_uri: str) -> pd.DataFrame:
     lake = open_storage(lake_uri)
     keys = [k for k in lake.list_keys(layout.UNIFIED_JOURNEYS) if k.endswith(".parquet")]
-    from . import schema
-
     return lake.read_parquet(keys, schema.UNIFIED_JOURNEYS)
 
 

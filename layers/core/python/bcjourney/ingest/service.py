@@ -22,7 +22,6 @@ from .conversions import drop_duplicate_ids, normalize_conversions
 from .mapping import normalize_mapping
 from .quality import QualityReport
 from .registrations import normalize_registrations
-from .rules import Verdicts
 from .sources import BROKER, CONVERSIONS, REFERENCE, HeaderMismatch, LandingObject, canonical_header, classify_key
 
 logger = logging.getLogger(__name__)
