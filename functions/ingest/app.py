@@ -44,6 +44,8 @@ def ingest_delivery(*, runtime: Runtime, delivery: dict, request_id: str) -> dic
     metrics.add_metric(name="RowsCurated", unit=MetricUnit.Count, value=report.curated)
     metrics.add_metric(name="RowsMerged", unit=MetricUnit.Count, value=report.merged_duplicates)
     metrics.add_metric(name="RowsQuarantined", unit=MetricUnit.Count, value=report.quarantined)
+    for rule, count in report.quarantined_by_rule.items():  # e.g. RowsQuarantined_suspicious_text
+        metrics.add_metric(name=f"RowsQuarantined_{rule}", unit=MetricUnit.Count, value=count)
     logger.info("ingested", extra={"rows_in": report.rows_in, "curated": report.curated,
                                    "quarantined_by_rule": report.quarantined_by_rule})
     match_days = affected_days(result.days)
