@@ -73,3 +73,17 @@ def test_multibyte_characters_survive_any_block_boundary(block_bytes):
     _, _, rows, lines, malformed = read_all(data, block_bytes=block_bytes)
     assert rows == [[str(i), "Côte d’Ivoire é€"] for i in range(20)]
     assert lines == list(range(2, 22)) and malformed == []
+
+
+def test_prefetching_gives_the_same_chunks_and_stops_when_the_reader_does():
+    import threading
+
+    data = ("a,b\n" + "".join(f"{i},{i}\n" for i in range(500))).encode()
+    _, plain = read_chunks(io.BytesIO(data), 100)
+    _, fetched = read_chunks(io.BytesIO(data), 100, prefetch=True)
+    plain, fetched = list(plain), list(fetched)
+    assert [c.lines.tolist() for c in fetched] == [c.lines.tolist() for c in plain]
+    _, abandoned = read_chunks(io.BytesIO(data), 100, prefetch=True)
+    next(abandoned)
+    abandoned.close()  # the consumer stops early
+    assert not any(t.name == "bcjourney-reader" for t in threading.enumerate())

@@ -15,6 +15,8 @@ import codecs
 import csv
 import gzip
 import io
+import threading
+from queue import Full, Queue
 from dataclasses import dataclass, field
 from typing import BinaryIO, Iterator
 
@@ -112,14 +114,57 @@ class _Prefixed(io.RawIOBase):
         return len(data)
 
 
-def read_chunks(stream: BinaryIO, block_bytes: int = BLOCK_BYTES) -> tuple[FileFormat, Iterator[RawChunk]]:
-    """Return the detected format and an iterator of chunks; the header is line 1."""
+def read_chunks(stream: BinaryIO, block_bytes: int = BLOCK_BYTES,
+                prefetch: bool = False) -> tuple[FileFormat, Iterator[RawChunk]]:
+    """Return the detected format and an iterator of chunks; the header is line 1.
+
+    With prefetch, the next block is read and parsed on a second thread while the caller works on this one
+    (pyarrow's parser releases the GIL); at most one chunk waits, so memory stays bounded."""
     head = stream.read(_SNIFF_BYTES)
     fmt = detect_format(head)
     binary: BinaryIO = io.BufferedReader(_Prefixed(head, stream), buffer_size=1024 * 1024)
     if fmt.compressed:
         binary = gzip.GzipFile(fileobj=binary)
-    return fmt, _chunks(_utf8_blocks(binary, fmt, block_bytes), fmt.delimiter)
+    chunks = _chunks(_utf8_blocks(binary, fmt, block_bytes), fmt.delimiter)
+    return fmt, (_prefetched(chunks) if prefetch else chunks)
+
+
+def _prefetched(chunks: Iterator[RawChunk]) -> Iterator[RawChunk]:
+    done = object()
+    queue: Queue = Queue(maxsize=1)
+    stop = threading.Event()
+
+    def hand_over(item) -> bool:
+        while not stop.is_set():
+            try:
+                queue.put(item, timeout=0.1)
+                return True
+            except Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for chunk in chunks:
+                if not hand_over(chunk):
+                    return  # the consumer gave up: stop reading
+            hand_over(done)
+        except BaseException as exc:  # handed to the consumer, raised there
+            hand_over(exc)
+
+    thread = threading.Thread(target=produce, name="bcjourney-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = queue.get()
+            if item is done:
+                break
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()  # also when the consumer stops early: the producer must not wait forever
+        thread.join()
 
 
 def _utf8_blocks(binary: BinaryIO, fmt: FileFormat, block_bytes: int) -> Iterator[bytes]:

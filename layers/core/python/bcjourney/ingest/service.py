@@ -58,7 +58,7 @@ def ingest_object(landing: Storage, key: str, lake: Storage, *, version: str | N
 
     try:
         with landing.open_read(key, version) as stream:
-            fmt, chunks = reader.read_chunks(stream, block_bytes)
+            fmt, chunks = reader.read_chunks(stream, block_bytes, prefetch=True)
             report.file_format = {"compressed": fmt.compressed, "encoding": fmt.encoding,
                                   "delimiter": fmt.delimiter, "bom": fmt.has_bom}
             for chunk in chunks:
