@@ -1,5 +1,5 @@
-"""Ingest one landing object: stream it, normalize chunk by chunk, write curated parts and quarantine,
-then compact each touched day partition (deduplicating conversion ids) and write the batch's quality report.
+"""Ingest one landing object: stream it, normalize block by block, write one curated Parquet file per day
+partition (conversion ids deduplicated), the quarantined rows with their reasons, and the batch's quality report.
 
 This is the whole of the ingest Lambda's work; the handler only adapts the S3 event to this call.
 """
@@ -80,10 +80,11 @@ def _ingest_chunk(chunk: reader.RawChunk, obj: LandingObject, writer: "_BatchWri
                   report: QualityReport, now: pd.Timestamp) -> None:
     names = canonical_header(chunk.header, obj.contract)
     report.rows_in += len(chunk.frame) + len(chunk.malformed)
-    for line, raw, reason in chunk.malformed:
-        writer.quarantine_rows(pd.DataFrame({"source_line": [line], "raw_line": [raw], "rule": ["malformed_line"],
-                                             "column_name": [None], "value": [reason]}))
-        report.count_quarantined("malformed_line", 1)
+    if chunk.malformed:
+        numbers, raws, reasons = zip(*chunk.malformed)
+        writer.quarantine_rows(pd.DataFrame({"source_line": numbers, "raw_line": raws, "rule": "malformed_line",
+                                             "column_name": None, "value": reasons}))
+        report.count_quarantined("malformed_line", len(chunk.malformed))
     if chunk.frame.empty:
         return
 
