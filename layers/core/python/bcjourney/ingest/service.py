@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -130,6 +131,8 @@ class _BatchWriter:
         self.written: dict[str, list[str]] = {}  # day -> keys written so far
         self.day_stats: dict[str, tuple[int, Counter]] = {}  # day -> (rows, null counts) of what is written
         self.merged = 0
+        self.write_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bcjourney-writer")
+        self.pending_write: Future | None = None
         self.quarantine_parts: list[pd.DataFrame] = []
         self.mapping_frames: list[pd.DataFrame] = []
         kind = obj.contract.kind
@@ -172,9 +175,20 @@ class _BatchWriter:
             keys = self.written.setdefault(day, [])
             name = self.batch_id if not keys else f"{self.batch_id}.part{len(keys):05d}"
             keys.append(f"{self.prefix}dt={day}/{name}.parquet")
-            self.lake.write_parquet(keys[-1], to_table(frame, self.schema))
+            self._write_in_background(keys[-1], to_table(frame, self.schema))
             rows, nulls = self.day_stats.get(day, (0, Counter()))
             self.day_stats[day] = (rows + len(frame), nulls + Counter(frame.isna().sum().to_dict()))
+
+    def _write_in_background(self, key: str, table) -> None:
+        """Parquet encoding releases the GIL: write while the next block is normalized. One write in flight at
+        most, so memory stays bounded; errors surface at the next write or in finish()."""
+        self._wait_for_write()
+        self.pending_write = self.write_pool.submit(self.lake.write_parquet, key, table)
+
+    def _wait_for_write(self) -> None:
+        if self.pending_write is not None:
+            pending, self.pending_write = self.pending_write, None
+            pending.result()
 
     def _deduplicate(self, frame: pd.DataFrame) -> pd.DataFrame:
         if self.obj.contract is not CONVERSIONS:
@@ -194,6 +208,10 @@ class _BatchWriter:
             head = ""
         self.quarantine_parts = [pd.DataFrame({"source_line": [0], "raw_line": [head], "rule": ["file_rejected"],
                                                "column_name": [None], "value": [reason]})]
+        try:
+            self._wait_for_write()
+        finally:
+            self.write_pool.shutdown()
         for keys in self.written.values():
             self.lake.delete(keys)
         self.written, self.buffers = {}, {}
@@ -209,6 +227,8 @@ class _BatchWriter:
             report.null_rates = _null_rates(mapping)
             return []
         self._spill(list(self.buffers))
+        self._wait_for_write()
+        self.write_pool.shutdown()
         for day, keys in sorted(self.written.items()):
             if len(keys) > 1:  # spilled more than once: one file per partition, duplicates across spills merged
                 frame = self._deduplicate(self.lake.read_parquet(keys, self.schema))
