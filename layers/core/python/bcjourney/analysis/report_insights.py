@@ -132,6 +132,17 @@ def names(segments: list[dict], limit: int = 5) -> str:
 # segment comparisons
 
 
+def above_below_action(*sentences: tuple[str, str, str], limit: int = 5):
+    """An action text from (side, before, after) sentences: each side's significant segments are named between
+    `before` and `after`; sides without segments are left out; sentences are joined with '; '."""
+    def action(above: list[dict], below: list[dict], _insight) -> str:
+        sides = {"above": above, "below": below}
+        return "; ".join(before + names(sides[side], limit) + after
+                         for side, before, after in sentences if sides[side]) + "."
+
+    return action
+
+
 def phi_note(phi: float) -> str:
     return f", widened by the day-to-day dispersion (phi = {phi:.2f})" if phi > 1.0 else ""
 
@@ -427,13 +438,9 @@ def by_ui_element(data: LakeData, rng) -> Insight:
     if rest_n > 0:
         pooled = pd.concat([pooled, pd.DataFrame([{"segment": OTHER, "n": rest_n, "k": rest_k}])], ignore_index=True)
 
-    def action(above, below, i):
-        parts = []
-        if below:
-            parts.append(f"A/B-test replacing or redesigning the UI elements converting below the rest: {names(below)}")
-        if above:
-            parts.append(f"the elements converting above it are the designs to copy: {names(above)}")
-        return "; ".join(parts) + "."
+    action = above_below_action(
+        ("below", "A/B-test replacing or redesigning the UI elements converting below the rest: ", ""),
+        ("above", "the elements converting above it are the designs to copy: ", ""))
 
     clicks = _clicks(data)
     cells = day_cells(clicks, clicks["ui_element"], clicks["registered"], pooled["segment"].tolist())
@@ -491,15 +498,10 @@ def by_country(data: LakeData, rng) -> Insight:
     pooled = c[["country", "clicks", "registrations"]].rename(
         columns={"country": "segment", "clicks": "n", "registrations": "k"}).astype({"n": "int64", "k": "int64"})
 
-    def action(above, below, i):
-        parts = []
-        if below:
-            parts.append("Markets converting below the rest: " + names(below)
-                         + "; check the partner's onboarding there (availability of the offer, language, KYC "
-                           "rejections) before buying more traffic")
-        if above:
-            parts.append("markets converting above it are candidates for more traffic: " + names(above))
-        return "; ".join(parts) + "."
+    action = above_below_action(
+        ("below", "Markets converting below the rest: ", "; check the partner's onboarding there (availability of "
+                  "the offer, language, KYC rejections) before buying more traffic"),
+        ("above", "markets converting above it are candidates for more traffic: ", ""))
 
     clicks = _clicks(data)
     cells = day_cells(clicks, clicks["country_code"], clicks["registered"], pooled["segment"].tolist())
@@ -558,15 +560,11 @@ def score_by_page(data: LakeData, rng) -> Insight:
     scored = _scored(data)
     groups = pooled_groups(scored, "page_category", "important_score", TOP_PAGES)
 
-    def action(above, below, i):
-        parts = []
-        if above:
-            parts.append("Entry pages whose registrants score higher than the rest: " + names(above)
-                         + "; weigh them up in navigation and internal links")
-        if below:
-            parts.append("pages bringing lower-scoring registrants: " + names(below)
-                         + "; judge them by value per click, not by registrations alone")
-        return "; ".join(parts) + "."
+    action = above_below_action(
+        ("above", "Entry pages whose registrants score higher than the rest: ",
+         "; weigh them up in navigation and internal links"),
+        ("below", "pages bringing lower-scoring registrants: ",
+         "; judge them by value per click, not by registrations alone"))
 
     phi = score_dispersion(scored, scored["page_category"], [g for g, _ in groups])
     return score_comparison("score_by_page_category", "Important score by entry page category",
@@ -615,15 +613,10 @@ def score_by_country(data: LakeData, rng) -> Insight:
     scored = _scored(data)
     groups = pooled_groups(scored, "country_code", "important_score", TOP_COUNTRIES)
 
-    def action(above, below, i):
-        parts = []
-        if above:
-            parts.append("Markets whose registrants score higher than the rest: " + names(above)
-                         + "; prioritise them in content and paid acquisition")
-        if below:
-            parts.append("markets with lower-scoring registrants: " + names(below)
-                         + "; value their traffic by score, not registration count")
-        return "; ".join(parts) + "."
+    action = above_below_action(
+        ("above", "Markets whose registrants score higher than the rest: ",
+         "; prioritise them in content and paid acquisition"),
+        ("below", "markets with lower-scoring registrants: ", "; value their traffic by score, not registration count"))
 
     phi = score_dispersion(scored, scored["country_code"], [g for g, _ in groups])
     return score_comparison("score_by_country", "Important score by click country", "country", groups, rng,
@@ -695,15 +688,10 @@ def by_hour(data: LakeData, rng) -> Insight:
         extra = (f" Click volume peaks at {peak['segment']} UTC ({int(peak['n']):,} clicks) and is lowest at "
                  f"{quiet['segment']} ({int(quiet['n']):,}).")
 
-    def action(above, below, i):
-        parts = []
-        if above:
-            parts.append("Hours (UTC) converting above the rest: " + names(above, 6)
-                         + "; time newsletters and paid campaigns towards them")
-        if below:
-            parts.append("hours converting below: " + names(below, 6)
-                         + "; check the partner's sign-up availability (KYC, support) then")
-        return "; ".join(parts) + "."
+    action = above_below_action(
+        ("above", "Hours (UTC) converting above the rest: ", "; time newsletters and paid campaigns towards them"),
+        ("below", "hours converting below: ", "; check the partner's sign-up availability (KYC, support) then"),
+        limit=6)
 
     clicks = _clicks(data)
     cells = (clicks.assign(segment=clicks["converted_at"].dt.hour.map(lambda x: f"{int(x):02d}h"),
@@ -724,15 +712,11 @@ def by_weekday(data: LakeData, rng) -> Insight:
     pooled = pd.DataFrame({"segment": [_WEEKDAYS[int(x) - 1] for x in w["weekday"]], "n": w["clicks"].astype("int64"),
                            "k": w["registrations_from_clicks"].astype("int64")})
 
-    def action(above, below, i):
-        parts = []
-        if above:
-            parts.append("Weekdays converting above the rest: " + names(above, 7)
-                         + "; schedule campaigns and content launches on them")
-        if below:
-            parts.append("weekdays converting below: " + names(below, 7)
-                         + "; look for partner-side incidents on those dates before changing any schedule")
-        return "; ".join(parts) + "."
+    action = above_below_action(
+        ("above", "Weekdays converting above the rest: ", "; schedule campaigns and content launches on them"),
+        ("below", "weekdays converting below: ",
+         "; look for partner-side incidents on those dates before changing any schedule"),
+        limit=7)
 
     clicks = _clicks(data)
     cells = (clicks.assign(segment=clicks["converted_at"].dt.day_of_week.map(lambda x: _WEEKDAYS[int(x)]),
