@@ -89,12 +89,18 @@ def link(clicks: pd.DataFrame, registrations: pd.DataFrame, settings: MatchSetti
     return Links(chosen, models)
 
 
+# At least this share of registrations is taken to have no click behind it (the real data: about 2% have no click
+# within 5 s). The model's own estimate below counts a registration's many weak candidates as partial links and
+# drifts towards 100%, which would let a lone weak candidate link a registration that no click explains.
+MIN_UNEXPLAINED_SHARE = 0.01
+
+
 def share_explained(pattern_log_odds: np.ndarray, pattern_counts: np.ndarray, n_registrations: int) -> float:
     """The model's estimate of the share of registrations that some candidate click explains."""
     if n_registrations == 0:
         return 0.5
     expected_links = float((pattern_counts / (1 + np.exp(-np.clip(pattern_log_odds, -50, 50)))).sum())
-    return min(0.999, max(0.5, expected_links / n_registrations))
+    return min(1 - MIN_UNEXPLAINED_SHARE, max(0.5, expected_links / n_registrations))
 
 
 def rule_names(patterns: np.ndarray) -> np.ndarray:
