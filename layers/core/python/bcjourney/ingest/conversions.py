@@ -55,13 +55,15 @@ def normalize_conversions(frame: pd.DataFrame, now: pd.Timestamp | None = None) 
 
 def drop_duplicate_ids(curated: pd.DataFrame) -> pd.DataFrame:
     """One row per conversion id: the earliest line wins, so the choice is deterministic."""
-    repeated = curated["conversion_id"].duplicated(keep=False).to_numpy()
-    if not repeated.any():
+    ids = curated["conversion_id"].to_numpy(dtype=np.int64)  # curated ids are never null
+    ordered = np.sort(ids)
+    repeated_ids = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+    if not len(repeated_ids):
         return curated
     # sort only the few rows whose id repeats; positions, not labels, since batches concatenate chunks
-    positions = np.flatnonzero(repeated)
-    ordered = curated.iloc[positions].assign(_position=positions).sort_values(
+    positions = np.flatnonzero(np.isin(ids, repeated_ids))
+    ordered_rows = curated.iloc[positions].assign(_position=positions).sort_values(
         ["conversion_id", "source_file", "source_line"], kind="stable")
     keep = np.ones(len(curated), dtype=bool)
-    keep[ordered["_position"][ordered["conversion_id"].duplicated(keep="first")].to_numpy()] = False
+    keep[ordered_rows["_position"][ordered_rows["conversion_id"].duplicated(keep="first")].to_numpy()] = False
     return curated[keep]

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections import Counter
 from dataclasses import asdict, dataclass, field
 
-import pandas as pd
 
 
 class BalanceError(AssertionError):
@@ -34,8 +32,7 @@ class QualityReport:
         self.quarantined += count
         self.quarantined_by_rule[rule] = self.quarantined_by_rule.get(rule, 0) + count
 
-    def count_flags(self, flags: pd.Series) -> None:
-        counts = Counter(f for joined in flags if joined for f in joined.split(","))
+    def count_flags(self, counts: dict[str, int]) -> None:
         for name, count in counts.items():
             self.flags[name] = self.flags.get(name, 0) + count
 

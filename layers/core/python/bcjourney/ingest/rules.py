@@ -1,37 +1,65 @@
-"""Row-level validation as data: each rule names the column it judged, so quarantine says why."""
+"""Row-level validation as data: each rule names the column it judged, so quarantine says why.
+
+Kept as small integer codes in numpy arrays (a rule per row, a bitmask of flags per row), since a block has a
+million rows and only a handful break a rule; strings are made only for the rows that need them.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
+import numpy as np
 import pandas as pd
 
 
-@dataclass
+def _as_bool(mask) -> np.ndarray:
+    if isinstance(mask, pd.Series):
+        return mask.fillna(False).to_numpy(dtype=bool)
+    return np.asarray(mask, dtype=bool)
+
+
 class Verdicts:
-    """Collects, per row index, the first rule a row broke (a row is quarantined once) and soft flags."""
+    """Per row: the first rule it broke (a row is quarantined once) and the quality flags it carries."""
 
-    index: pd.Index
-    rule: pd.Series = field(init=False)
-    column: pd.Series = field(init=False)
-    flags: pd.Series = field(init=False)
+    def __init__(self, index: pd.Index):
+        self.index = index
+        self._rule = np.zeros(len(index), dtype=np.int16)  # 0: no rule broken
+        self._rules: list[tuple[str, str]] = [("", "")]  # code -> (rule, column)
+        self._flags = np.zeros(len(index), dtype=np.uint32)  # bit i: self._flag_names[i]
+        self._flag_names: list[str] = []
 
-    def __post_init__(self):
-        self.rule = pd.Series(None, index=self.index, dtype="object")
-        self.column = pd.Series(None, index=self.index, dtype="object")
-        self.flags = pd.Series("", index=self.index, dtype="object")
-
-    def reject(self, mask: pd.Series, rule: str, column: str) -> None:
+    def reject(self, mask, rule: str, column: str) -> None:
         """Quarantine rows where mask is True, unless an earlier rule already did."""
-        fresh = mask.fillna(False).astype(bool) & self.rule.isna()
-        self.rule[fresh] = rule
-        self.column[fresh] = column
+        fresh = _as_bool(mask) & (self._rule == 0)
+        if fresh.any():
+            self._rules.append((rule, column))
+            self._rule[fresh] = len(self._rules) - 1
 
-    def flag(self, mask: pd.Series, name: str) -> None:
-        """Keep the row but record a quality flag (comma-separated)."""
-        mask = mask.fillna(False).astype(bool)
-        self.flags[mask] = self.flags[mask].map(lambda f: f"{f},{name}" if f else name)
+    def flag(self, mask, name: str) -> None:
+        """Keep the row but record a quality flag."""
+        if name not in self._flag_names:
+            self._flag_names.append(name)
+        self._flags[_as_bool(mask)] |= np.uint32(1 << self._flag_names.index(name))
 
     @property
-    def accepted(self) -> pd.Series:
-        return self.rule.isna()
+    def accepted(self) -> np.ndarray:
+        return self._rule == 0
+
+    def rejections(self) -> pd.DataFrame:
+        """position, rule, column of every rejected row."""
+        positions = np.flatnonzero(self._rule)
+        codes = self._rule[positions]
+        rules = np.array([r for r, _ in self._rules], dtype=object)
+        columns = np.array([c for _, c in self._rules], dtype=object)
+        return pd.DataFrame({"position": positions, "rule": rules[codes], "column": columns[codes]})
+
+    def flag_text(self, rows: np.ndarray) -> np.ndarray:
+        """Comma-separated flags of the selected rows (None where a row has none)."""
+        bits = self._flags[rows]
+        texts = {int(b): ",".join(n for i, n in enumerate(self._flag_names) if b >> i & 1) or None
+                 for b in np.unique(bits)}
+        return np.array([texts[int(b)] for b in bits], dtype=object) if len(texts) > 1 else \
+            np.full(len(bits), next(iter(texts.values()), None), dtype=object)
+
+    def flag_counts(self, rows: np.ndarray) -> dict[str, int]:
+        bits = self._flags[rows]
+        return {n: int(np.count_nonzero(bits & np.uint32(1 << i))) for i, n in enumerate(self._flag_names)
+                if np.any(bits & np.uint32(1 << i))}

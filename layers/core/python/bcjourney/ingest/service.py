@@ -91,29 +91,28 @@ def _ingest_chunk(chunk: reader.RawChunk, obj: LandingObject, writer: "_BatchWri
 
     frame = chunk.frame.set_axis(names, axis=1)
     frame = frame.loc[:, ~frame.columns.duplicated()].reset_index(drop=True)
-    lines = pd.Series(chunk.lines, index=frame.index, dtype="int64")
 
     normalizer = {CONVERSIONS.kind: normalize_conversions, BROKER.kind: normalize_registrations}.get(obj.contract.kind)
     curated, verdicts = normalizer(frame, now=now) if normalizer else normalize_mapping(frame)
 
-    rejected = ~verdicts.accepted
-    if rejected.any():
-        bad = verdicts.rule[rejected].index
-        values = [frame.at[i, c] if c in frame.columns else None for i, c in zip(bad, verdicts.column[bad])]
-        writer.quarantine_rows(pd.DataFrame({"source_line": lines[bad].to_numpy(),
-                                             "raw_line": chunk.raw_lines(lines[bad].to_numpy()),
-                                             "rule": verdicts.rule[bad].to_numpy(),
-                                             "column_name": verdicts.column[bad].to_numpy(), "value": values}))
-        for rule, count in Counter(verdicts.rule[bad]).items():
-            report.count_quarantined(rule, count)
+    rejections = verdicts.rejections()
+    if len(rejections):
+        positions = rejections["position"].to_numpy()
+        values = [frame.iat[p, frame.columns.get_loc(c)] if c in frame.columns else None
+                  for p, c in zip(positions, rejections["column"])]
+        writer.quarantine_rows(pd.DataFrame({"source_line": chunk.lines[positions],
+                                             "raw_line": chunk.raw_lines(chunk.lines[positions]),
+                                             "rule": rejections["rule"].to_numpy(),
+                                             "column_name": rejections["column"].to_numpy(), "value": values}))
+        for rule, count in rejections["rule"].value_counts().items():
+            report.count_quarantined(rule, int(count))
 
-    kept = curated[verdicts.accepted].copy()
+    accepted = verdicts.accepted
+    kept = curated if accepted.all() else curated[accepted]
     if obj.contract is not REFERENCE:
-        kept["quality_flags"] = verdicts.flags[verdicts.accepted].replace("", None)
-        kept["source_file"] = obj.key
-        kept["source_line"] = lines[verdicts.accepted]
-        kept["batch_id"] = writer.batch_id
-        report.count_flags(verdicts.flags[verdicts.accepted])
+        kept = kept.assign(quality_flags=verdicts.flag_text(accepted), source_file=obj.key,
+                           source_line=chunk.lines[accepted], batch_id=writer.batch_id)
+        report.count_flags(verdicts.flag_counts(accepted))
     writer.curate(kept)
 
 

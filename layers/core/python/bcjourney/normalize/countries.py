@@ -12,6 +12,8 @@ import unicodedata
 from functools import lru_cache
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pycountry
 from rapidfuzz import fuzz, process
 
@@ -106,11 +108,15 @@ def resolve_country(name: str) -> str | None:
 
 
 def is_blank_country(values: pd.Series) -> pd.Series:
-    return values.fillna("").str.strip().str.lower().isin(BLANKS)
+    from .values import on_uniques  # per distinct value: a file has a few hundred country spellings at most
+
+    return on_uniques(values, lambda names: names.str.strip().str.lower().isin(BLANKS))
 
 
 def resolve_countries(values: pd.Series) -> pd.Series:
-    """Vectorised over unique values: a file has a few hundred distinct names at most."""
-    uniques = pd.unique(values.fillna(""))
-    mapping = {u: resolve_country(u) for u in uniques}
-    return values.fillna("").map(mapping).astype("string")
+    """ISO alpha-2 per value, resolved once per distinct value."""
+    from .values import arrow_strings
+
+    encoded = pc.dictionary_encode(pc.fill_null(arrow_strings(values), ""))
+    codes = pa.array([resolve_country(name) for name in encoded.dictionary.to_pylist()], type=pa.string())
+    return pd.Series(pc.take(codes, encoded.indices).to_pandas(), index=values.index, dtype="string")
