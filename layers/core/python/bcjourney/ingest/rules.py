@@ -53,11 +53,10 @@ class Verdicts:
 
     def flag_text(self, rows: np.ndarray) -> np.ndarray:
         """Comma-separated flags of the selected rows (None where a row has none)."""
-        bits = self._flags[rows]
-        texts = {int(b): ",".join(n for i, n in enumerate(self._flag_names) if b >> i & 1) or None
-                 for b in np.unique(bits)}
-        return np.array([texts[int(b)] for b in bits], dtype=object) if len(texts) > 1 else \
-            np.full(len(bits), next(iter(texts.values()), None), dtype=object)
+        distinct, which = np.unique(self._flags[rows], return_inverse=True)
+        texts = np.array([",".join(n for i, n in enumerate(self._flag_names) if int(b) >> i & 1) or None
+                          for b in distinct], dtype=object)
+        return texts[which]
 
     def flag_counts(self, rows: np.ndarray) -> dict[str, int]:
         bits = self._flags[rows]
