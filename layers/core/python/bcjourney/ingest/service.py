@@ -12,6 +12,7 @@ from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from .. import layout, schema
@@ -108,12 +109,14 @@ def _ingest_chunk(chunk: reader.RawChunk, obj: LandingObject, writer: "_BatchWri
             report.count_quarantined(rule, int(count))
 
     accepted = verdicts.accepted
-    kept = curated if accepted.all() else curated[accepted]
-    if obj.contract is not REFERENCE:
-        kept = kept.assign(quality_flags=verdicts.flag_text(accepted), source_file=obj.key,
-                           source_line=chunk.lines[accepted], batch_id=writer.batch_id)
-        report.count_flags(verdicts.flag_counts(accepted))
-    writer.curate(kept)
+    if obj.contract is REFERENCE:
+        writer.curate(curated[accepted], np.ones(int(accepted.sum()), dtype=bool))
+        return
+    everything = np.ones(len(curated), dtype=bool)
+    curated = curated.assign(quality_flags=verdicts.flag_text(everything), source_file=obj.key,
+                             source_line=chunk.lines, batch_id=writer.batch_id)
+    report.count_flags(verdicts.flag_counts(accepted))
+    writer.curate(curated, accepted)
 
 
 class _BatchWriter:
@@ -151,16 +154,24 @@ class _BatchWriter:
                  if k.rsplit("/", 1)[-1].startswith(self.batch_id)]
         self.lake.delete(stale)
 
-    def curate(self, frame: pd.DataFrame) -> None:
+    def curate(self, frame: pd.DataFrame, accepted: np.ndarray) -> None:
+        """Buffer the accepted rows of `frame` by day: one take orders them by day, then slices."""
         if self.time_column is None:
-            self.mapping_frames.append(frame)
+            self.mapping_frames.append(frame[accepted])
             return
-        days = frame[self.time_column].dt.strftime("%Y-%m-%d")
-        for day, rows in frame.groupby(days, sort=True):
-            self.buffers.setdefault(day, []).append(rows)
-        self.buffered_rows += len(frame)
+        day_numbers = frame[self.time_column].to_numpy(dtype="datetime64[ms]").astype("datetime64[D]")
+        rows = np.flatnonzero(accepted)
+        day_numbers = day_numbers[rows]
+        order = np.argsort(day_numbers, kind="stable")
+        distinct, starts = np.unique(day_numbers[order], return_index=True)
+        by_day = frame.take(rows[order])
+        bounds = list(starts) + [len(order)]
+        current = set()
+        for i, day in enumerate(np.datetime_as_string(distinct, unit="D")):
+            self.buffers.setdefault(str(day), []).append(by_day.iloc[bounds[i]:bounds[i + 1]])
+            current.add(str(day))
+        self.buffered_rows += len(rows)
         if self.buffered_rows > self.SPILL_ROWS:
-            current = set(days.unique())
             # days absent from this chunk are likely complete (partner files are time-ordered): spill them first
             self._spill([d for d in self.buffers if d not in current])
             if self.buffered_rows > self.SPILL_ROWS:

@@ -38,7 +38,8 @@ def parse_bool(values: pd.Series) -> tuple[pd.Series, pd.Series]:
 def parse_int(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """(Int64 Series, valid mask): plain non-negative integers only, as ids are. Vectorised in Arrow."""
     text = pc.utf8_trim_whitespace(arrow_strings(values))
-    ok = pc.fill_null(pc.match_substring_regex(text, r"^\d{1,18}$"), False)
+    # ascii digits only (utf8_is_digit would pass other scripts' digits), at most 18 so int64 cannot overflow
+    ok = pc.fill_null(pc.and_(pc.ascii_is_decimal(text), pc.less_equal(pc.utf8_length(text), 18)), False)
     numbers = pc.cast(pc.if_else(ok, text, None), pa.int64())
     return (pd.Series(numbers.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get), index=values.index),
             pd.Series(ok.to_numpy(zero_copy_only=False), index=values.index))
