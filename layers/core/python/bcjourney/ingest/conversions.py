@@ -53,17 +53,18 @@ def normalize_conversions(frame: pd.DataFrame, now: pd.Timestamp | None = None) 
     return curated, verdicts
 
 
-def drop_duplicate_ids(curated: pd.DataFrame) -> pd.DataFrame:
-    """One row per conversion id: the earliest line wins, so the choice is deterministic."""
+def first_of_each_id(curated: pd.DataFrame) -> np.ndarray | None:
+    """Mask keeping one row per conversion id, the earliest line (so the choice is deterministic);
+    None when no id repeats, the usual case."""
     ids = curated["conversion_id"].to_numpy(dtype=np.int64)  # curated ids are never null
     ordered = np.sort(ids)
     repeated_ids = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
     if not len(repeated_ids):
-        return curated
+        return None
     # sort only the few rows whose id repeats; positions, not labels, since batches concatenate chunks
     positions = np.flatnonzero(np.isin(ids, repeated_ids))
     ordered_rows = curated.iloc[positions].assign(_position=positions).sort_values(
         ["conversion_id", "source_file", "source_line"], kind="stable")
     keep = np.ones(len(curated), dtype=bool)
     keep[ordered_rows["_position"][ordered_rows["conversion_id"].duplicated(keep="first")].to_numpy()] = False
-    return curated[keep]
+    return keep

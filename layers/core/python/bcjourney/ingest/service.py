@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from .. import layout, schema
 from ..frames import to_table
 from ..progress import report_rows
 from ..storage import Storage
 from . import reader
-from .conversions import drop_duplicate_ids, normalize_conversions
+from .conversions import first_of_each_id, normalize_conversions
 from .mapping import normalize_mapping
 from .quality import QualityReport
 from .registrations import normalize_registrations
@@ -181,13 +182,13 @@ class _BatchWriter:
         for day in days:
             frame = pd.concat(self.buffers.pop(day))
             self.buffered_rows -= len(frame)
-            frame = self._deduplicate(frame)
+            table = self._deduplicated_table(frame)
             keys = self.written.setdefault(day, [])
             name = self.batch_id if not keys else f"{self.batch_id}.part{len(keys):05d}"
             keys.append(f"{self.prefix}dt={day}/{name}.parquet")
-            self._write_in_background(keys[-1], to_table(frame, self.schema))
+            self._write_in_background(keys[-1], table)
             rows, nulls = self.day_stats.get(day, (0, Counter()))
-            self.day_stats[day] = (rows + len(frame), nulls + Counter(frame.isna().sum().to_dict()))
+            self.day_stats[day] = (rows + table.num_rows, nulls + _null_counts(table))
 
     def _write_in_background(self, key: str, table) -> None:
         """Parquet encoding releases the GIL: write while the next block is normalized. One write in flight at
@@ -200,12 +201,14 @@ class _BatchWriter:
             pending, self.pending_write = self.pending_write, None
             pending.result()
 
-    def _deduplicate(self, frame: pd.DataFrame) -> pd.DataFrame:
-        if self.obj.contract is not CONVERSIONS:
-            return frame
-        deduplicated = drop_duplicate_ids(frame)
-        self.merged += len(frame) - len(deduplicated)
-        return deduplicated
+    def _deduplicated_table(self, frame: pd.DataFrame) -> pa.Table:
+        """The frame as the curated schema's table, with one row per conversion id (Arrow filters fast)."""
+        table = to_table(frame, self.schema)
+        keep = first_of_each_id(frame) if self.obj.contract is CONVERSIONS else None
+        if keep is None:
+            return table
+        self.merged += len(frame) - int(keep.sum())
+        return table.filter(pa.array(keep))
 
     def quarantine_rows(self, rows: pd.DataFrame) -> None:
         self.quarantine_parts.append(rows)
@@ -241,10 +244,10 @@ class _BatchWriter:
         self.write_pool.shutdown()
         for day, keys in sorted(self.written.items()):
             if len(keys) > 1:  # spilled more than once: one file per partition, duplicates across spills merged
-                frame = self._deduplicate(self.lake.read_parquet(keys, self.schema))
-                self.lake.write_parquet(keys[0], to_table(frame, self.schema))
+                table = self._deduplicated_table(self.lake.read_parquet(keys, self.schema))
+                self.lake.write_parquet(keys[0], table)
                 self.lake.delete(keys[1:])
-                self.day_stats[day] = (len(frame), Counter(frame.isna().sum().to_dict()))
+                self.day_stats[day] = (table.num_rows, _null_counts(table))
         report.merged_duplicates = self.merged
         report.curated = sum(rows for rows, _ in self.day_stats.values())
         nulls = sum((n for _, n in self.day_stats.values()), Counter())
@@ -266,6 +269,10 @@ class _BatchWriter:
     def write_report(self, report: QualityReport) -> None:
         report.finished_at = pd.Timestamp.now(tz="UTC").isoformat()
         self.lake.write_bytes(f"{layout.REPORTS}{self.obj.source}/{self.batch_id}.json", report.to_json().encode())
+
+
+def _null_counts(table: pa.Table) -> Counter:
+    return Counter({name: table.column(name).null_count for name in table.column_names})
 
 
 def _null_rates(frame: pd.DataFrame) -> dict[str, float]:
