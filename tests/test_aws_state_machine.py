@@ -11,6 +11,7 @@ delay, so the tests assert the backoff without waiting for it. Catch then routes
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from botocore.exceptions import EndpointConnectionError
@@ -47,6 +48,24 @@ def history(stack, execution_arn: str) -> list[dict]:
 
 def task_errors(stack, execution_arn: str) -> list[str]:
     return [e["taskFailedEventDetails"]["error"] for e in history(stack, execution_arn) if e["type"] == "TaskFailed"]
+
+
+def archived_dead_letters(stack) -> dict[str, dict]:
+    """The dead letters the dead-letter handler archived in the lake, by key."""
+    s3 = stack.client("s3")
+    return {key: json.loads(s3.get_object(Bucket=stack.lake_bucket, Key=key)["Body"].read())
+            for key in stack.lake_keys("_dead_letters/")}
+
+
+def assert_archived(stack, described: dict, message: dict) -> None:
+    """One archived record, the same as the queued message, under source=match_days/dt=<UTC day>/<execution>.json;
+    the handler was called once with it and answered with that key and the queued message's id."""
+    (key, archived), = archived_dead_letters(stack).items()
+    assert archived == message
+    assert re.fullmatch(r"_dead_letters/source=match_days/dt=\d{4}-\d{2}-\d{2}/" + re.escape(described["name"])
+                        + r"\.json", key)
+    (call,) = stack.calls(stack.dead_letter_function)
+    assert call.event == message and call.error is None and call.result["archived_key"] == key
 
 
 def test_success_writes_the_unified_partitions(lake):
@@ -87,6 +106,7 @@ def test_transient_errors_past_max_attempts_end_in_the_dead_letter_queue(lake):
     (message,) = lake.dead_letters()
     assert message["source"] == "match_days" and message["input"] == DAYS
     assert message["error"]["Error"] == "TransientMatchError"
+    assert_archived(lake, described, message)
 
 
 def test_a_permanent_error_goes_to_the_dead_letter_queue_and_fails_the_execution(lake):
@@ -100,7 +120,28 @@ def test_a_permanent_error_goes_to_the_dead_letter_queue_and_fails_the_execution
     (message,) = lake.dead_letters()
     assert message == {"source": "match_days", "execution_arn": described["executionArn"], "input": DAYS,
                        "error": {"Error": "ClientError", "Cause": described["cause"]}}
+    assert_archived(lake, described, message)
     assert lake.lake_keys("unified/") == []
+
+
+def test_a_failing_dead_letter_handler_falls_back_to_the_queue(lake, monkeypatch):
+    handler = lake.handlers[lake.dead_letter_function]
+
+    def broken(event, context):
+        raise RuntimeError("dead-letter handler is broken")
+
+    monkeypatch.setattr(handler, "lambda_handler", broken)
+    lake.match_s3.fail_next(client_error("AccessDenied", status=403))
+    described = run(lake, "handler-broken")
+    assert described["status"] == "FAILED"
+    assert described["error"] == "ClientError"  # the original error, not the handler's
+    (call,) = lake.calls(lake.dead_letter_function)  # RuntimeError is not a Lambda service error: not retried
+    assert call.error == "RuntimeError"
+    assert "RuntimeError" in task_errors(lake, described["executionArn"])
+    (message,) = lake.dead_letters()  # sent by the SendToDeadLetterQueue fallback, in the same shape
+    assert message == {"source": "match_days", "execution_arn": described["executionArn"], "input": DAYS,
+                       "error": {"Error": "ClientError", "Cause": described["cause"]}}
+    assert archived_dead_letters(lake) == {}
 
 
 @pytest.mark.parametrize("error, transient", [

@@ -6,13 +6,13 @@ names, settings and environment variables read from template.yaml (intrinsics re
   - the landing and lake buckets (versioned as in the template), the landing bucket's ObjectCreated notifications to
     the ingest function (one per prefix, from the function's S3 events), so a put_object runs ingest as on AWS;
   - the idempotency table (key schema from the template), the dead-letter queue;
-  - the ingest and match functions (their app.py as the deployment package, the template's environment), run
-    in-process: moto's LambdaFunction._invoke_lambda, which would start a Docker container, is patched to call our
-    handler with a Runtime built from the function's template environment and its own moto-backed boto3 session
-    (the lambda-mock pattern of aws-samples/serverless-test-samples);
-  - the match_days state machine from statemachine/match_days.asl.json with ${MatchFunctionArn} and
-    ${DeadLetterQueueUrl} substituted, executed by moto's Step Functions interpreter
-    (mock_aws(config={"stepfunctions": {"execute_state_machine": True}}));
+  - the ingest, match and dead-letter functions (their app.py as the deployment package, the template's
+    environment), run in-process: moto's LambdaFunction._invoke_lambda, which would start a Docker container, is
+    patched to call our handler with a Runtime built from the function's template environment and its own
+    moto-backed boto3 session (the lambda-mock pattern of aws-samples/serverless-test-samples);
+  - the match_days state machine from statemachine/match_days.asl.json with its DefinitionSubstitutions
+    (${MatchFunctionArn}, ${DeadLetterFunctionArn}, ${DeadLetterQueueUrl}) substituted, executed by moto's Step
+    Functions interpreter (mock_aws(config={"stepfunctions": {"execute_state_machine": True}}));
   - the Glue database and tables exactly as the template declares them;
   - `stack.match_s3`: S3 errors injected into the match function's own session (S3Faults), to test retries.
 
@@ -277,6 +277,7 @@ class Stack:
     state_machine_arn: str
     ingest_function: str
     match_function: str
+    dead_letter_function: str
     runtimes: dict[str, Runtime]
     handlers: dict[str, Any]
     match_s3: S3Faults
@@ -349,7 +350,7 @@ def _names(template: dict) -> dict[str, Any]:
     queue = resolve(resources["DeadLetterQueue"]["Properties"]["QueueName"], names)
     names.update({"DeadLetterQueue": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{queue}",
                   "DeadLetterQueue.QueueName": queue, "DeadLetterQueue.Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue}"})
-    for logical in ("IngestFunction", "MatchFunction", "RedriveFunction"):
+    for logical in ("IngestFunction", "MatchFunction", "RedriveFunction", "DeadLetterFunction"):
         function = resolve(resources[logical]["Properties"]["FunctionName"], names)
         names.update({logical: function, f"{logical}.Arn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function}"})
     machine = resolve(resources["MatchDaysStateMachine"]["Properties"]["Name"], names)
@@ -412,7 +413,8 @@ def build_stack(session: boto3.Session) -> Stack:
 
     lambda_client = cached_client(session, "lambda")
     globals_ = template["Globals"]["Function"]
-    for logical, folder in (("MatchFunction", "match"), ("IngestFunction", "ingest"), ("RedriveFunction", "redrive")):
+    for logical, folder in (("MatchFunction", "match"), ("IngestFunction", "ingest"), ("RedriveFunction", "redrive"),
+                            ("DeadLetterFunction", "dead_letter")):
         props = resources[logical]["Properties"]
         created = lambda_client.create_function(
             FunctionName=names[logical], Runtime=globals_["Runtime"], Role=role, Handler=globals_["Handler"],
@@ -448,17 +450,18 @@ def build_stack(session: boto3.Session) -> Stack:
 
     # Each function gets its own session (as its own process would) and a Runtime from its template environment.
     runtimes, handlers = {}, {}
-    for logical, folder in (("IngestFunction", "ingest"), ("MatchFunction", "match")):
+    for logical, folder in (("IngestFunction", "ingest"), ("MatchFunction", "match"),
+                            ("DeadLetterFunction", "dead_letter")):
         with mock.patch.dict(os.environ, function_env(template, logical, names)):
             runtimes[folder] = Runtime.from_environment(boto3_session=shared_session(folder))
         handlers[names[logical]] = load_handler(folder)
-    handlers[names["IngestFunction"]].RUNTIME = runtimes["ingest"]
-    handlers[names["MatchFunction"]].RUNTIME = runtimes["match"]
+        handlers[names[logical]].RUNTIME = runtimes[folder]
 
     return Stack(session=session, template=template, names=names, landing_bucket=names["LandingBucket"],
                  lake_bucket=names["LakeBucket"], table_name=names["IdempotencyTable"], queue_url=queue_url,
                  state_machine_arn=arn, ingest_function=names["IngestFunction"],
-                 match_function=names["MatchFunction"], runtimes=runtimes, handlers=handlers,
+                 match_function=names["MatchFunction"], dead_letter_function=names["DeadLetterFunction"],
+                 runtimes=runtimes, handlers=handlers,
                  match_s3=S3Faults(runtimes["match"].boto3_session))
 
 

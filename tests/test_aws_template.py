@@ -145,6 +145,30 @@ def test_the_functions_get_the_environment_their_code_reads():
             "states:StartExecution"} <= granted
 
 
+
+def test_the_dead_letter_handler_gets_what_it_needs_and_no_more():
+    resources = load_template()["Resources"]
+    props = resources["DeadLetterFunction"]["Properties"]
+    assert {"LAKE_URI", "DEAD_LETTER_QUEUE_URL"} <= set(props["Environment"]["Variables"])
+    statements = [s for p in props["Policies"] for s in p["Statement"]]
+    by_action = {s["Action"]: s["Resource"] for s in statements}
+    assert by_action == {"s3:PutObject": {"Fn::Sub": "${LakeBucket.Arn}/_dead_letters/*"},
+                         "sqs:SendMessage": {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]},
+                         "cloudwatch:PutMetricData": "*"}
+    # The state machine substitutes its ARN and may invoke it.
+    machine = resources["MatchDaysStateMachine"]["Properties"]
+    assert machine["DefinitionSubstitutions"]["DeadLetterFunctionArn"] == {"Fn::GetAtt": ["DeadLetterFunction", "Arn"]}
+    invokable = [p["LambdaInvokePolicy"]["FunctionName"] for p in machine["Policies"] if "LambdaInvokePolicy" in p]
+    assert {"Ref": "DeadLetterFunction"} in invokable
+    asl = json.loads((REPO / "statemachine" / "match_days.asl.json").read_text())
+    states = asl["States"]
+    assert [c["Next"] for c in states["MatchDays"]["Catch"]] == ["RecordDeadLetter"]
+    assert [c["Next"] for c in states["RecordDeadLetter"]["Catch"]] == ["SendToDeadLetterQueue"]
+    # The handler gets the very body the fallback sends, so redrive reads both alike.
+    assert states["RecordDeadLetter"]["Parameters"]["Payload"] == states["SendToDeadLetterQueue"]["Parameters"][
+        "MessageBody"]
+
+
 if __name__ == "__main__":
     if sys.argv[1:] != ["--write"]:
         raise SystemExit(__doc__)

@@ -65,3 +65,33 @@ def test_an_s3_upload_flows_through_ingest_and_match(aws, monkeypatch):
     assert row["conversion_id"] == 1 and row["partner"] == "acme" and row["important_score"] == 42
     assert row["conversion_source_file"] == "conversions/day one.csv"
     assert pd.Timestamp(row["registered_at"]) - pd.Timestamp(row["converted_at"]) == pd.Timedelta(seconds=1)
+
+
+def test_the_dead_letter_handler_archives_then_queues(aws, monkeypatch):
+    from bcjourney.dead_letters import InvalidDeadLetter, correlation_id
+
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    sqs = aws.client("sqs")
+    queue_url = sqs.create_queue(QueueName="dead-letter")["QueueUrl"]
+    handler = load("dead_letter")
+    handler.RUNTIME = Runtime(lake=open_storage("s3://lake", boto3_session=aws), boto3_session=aws,
+                              dead_letter_queue_url=queue_url)
+    record = json.loads((REPO / "events" / "dead_letter_record.json").read_text())
+
+    result = handler.lambda_handler(record, LocalLambdaContext("dead_letter"))
+    execution = record["execution_arn"].rsplit(":", 1)[-1]
+    assert result["archived_key"].startswith("_dead_letters/source=match_days/dt=")
+    assert result["archived_key"].endswith(f"/{execution}.json")
+    archived = aws.client("s3").get_object(Bucket="lake", Key=result["archived_key"])["Body"].read()
+    assert json.loads(archived) == record and archived.endswith(b"\n")  # one JSON line
+    (message,) = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
+    assert json.loads(message["Body"]) == record and message["MessageId"] == result["message_id"]
+
+    # No execution ARN: a uuid names the file, and the batch id is the correlation id.
+    anonymous = {k: v for k, v in record.items() if k != "execution_arn"}
+    assert correlation_id(anonymous) == record["input"]["batch_id"]
+    result = handler.lambda_handler(anonymous, LocalLambdaContext("dead_letter"))
+    assert len(result["archived_key"].rsplit("/", 1)[-1]) == len("0123456789abcdef0123456789abcdef.json")
+
+    with pytest.raises(InvalidDeadLetter):
+        handler.lambda_handler({"source": "match_days"}, LocalLambdaContext("dead_letter"))

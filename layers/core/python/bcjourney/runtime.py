@@ -8,6 +8,7 @@ Environment:
   MATCH_STATE_MACHINE_ARN   when set, ingest starts this state machine for the days it touched
   IDEMPOTENCY_TABLE         when set, the DynamoDB table in which ingest records each S3 delivery it handled, so a
                             duplicate delivery is not ingested twice; unset or empty (the local runner): off
+  DEAD_LETTER_QUEUE_URL     the SQS dead-letter queue the dead-letter handler sends each failed execution to
 
 This module also says which errors are worth another try (`transient_cause`) and names the one the match handler
 raises for them (`TransientMatchError`): the state machine's Retry matches that class name.
@@ -77,6 +78,7 @@ class Runtime:
     state_machine_arn: str | None = None
     boto3_session: object | None = None
     idempotency_table: str | None = None
+    dead_letter_queue_url: str | None = None
     _idempotency_store: object | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
@@ -88,7 +90,8 @@ class Runtime:
         return cls(lake=open_storage(lake_uri, boto3_session=boto3_session), bucket_roots=roots,
                    state_machine_arn=os.environ.get("MATCH_STATE_MACHINE_ARN") or None,
                    boto3_session=boto3_session,
-                   idempotency_table=os.environ.get("IDEMPOTENCY_TABLE") or None)
+                   idempotency_table=os.environ.get("IDEMPOTENCY_TABLE") or None,
+                   dead_letter_queue_url=os.environ.get("DEAD_LETTER_QUEUE_URL") or None)
 
     def landing(self, bucket: str) -> Storage:
         return open_storage(self.bucket_roots.get(bucket, f"s3://{bucket}"), boto3_session=self.boto3_session)
