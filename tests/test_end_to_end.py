@@ -66,7 +66,9 @@ def test_generated_data_end_to_end(tmp_path):
     journeys = assert_contract(lake, summary)
     assert set(journeys["page_category"].dropna()) - {"Unknown"}  # the mapping was joined
     evaluation = evaluate_lake(lake, landing / "truth.csv")
-    assert evaluation.precision >= 0.97 and evaluation.recall >= 0.95, evaluation.format()
+    # measured 0.9935 / 0.9905 on this data; the targets (0.995 / 0.99) are not yet met
+    assert evaluation.precision >= 0.99 and evaluation.recall >= 0.985, evaluation.format()
+    assert evaluation.precision_at(0.9) >= 0.99, evaluation.format()  # confidence >= 0.9 means what it says
 
 
 def test_real_homework_data_end_to_end(homework_landing, tmp_path):
