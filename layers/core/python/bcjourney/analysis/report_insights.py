@@ -404,6 +404,14 @@ def _all_linked_clicks(data: LakeData) -> int:
     return int(q9.loc[q9["kpi"] == "click_link_rate", "numerator"].sum())
 
 
+def _rate_by(data: LakeData, rng, column: str, key: str, title: str, dimension: str, pooled: pd.DataFrame,
+             action) -> Insight:
+    """A registration-rate comparison across the segments of one click column, tested with days as units."""
+    clicks = _clicks(data)
+    cells = day_cells(clicks, clicks[column], clicks["registered"], pooled["segment"].tolist())
+    return rate_comparison(key, title, dimension, pooled, rng, "registration rate", action, cells=cells)
+
+
 def by_page_category(data: LakeData, rng) -> Insight:
     q1 = query(data, "01")
     pooled = pool_top(q1, "page_category", "clicks", "registrations", TOP_PAGES)
@@ -422,10 +430,7 @@ def by_page_category(data: LakeData, rng) -> Insight:
                      + ".")
         return text
 
-    clicks = _clicks(data)
-    cells = day_cells(clicks, clicks["page_category"], clicks["registered"], pooled["segment"].tolist())
-    return rate_comparison("rate_by_page_category", "Registration rate by entry page category", "page category",
-                           pooled, rng, "registration rate", action, cells=cells)
+    return _rate_by(data, rng, "page_category", "rate_by_page_category", "Registration rate by entry page category", "page category", pooled, action)
 
 
 def by_ui_element(data: LakeData, rng) -> Insight:
@@ -442,10 +447,7 @@ def by_ui_element(data: LakeData, rng) -> Insight:
         ("below", "A/B-test replacing or redesigning the UI elements converting below the rest: ", ""),
         ("above", "the elements converting above it are the designs to copy: ", ""))
 
-    clicks = _clicks(data)
-    cells = day_cells(clicks, clicks["ui_element"], clicks["registered"], pooled["segment"].tolist())
-    return rate_comparison("rate_by_ui_element", "Registration rate by UI element", "UI element", pooled, rng,
-                           "registration rate", action, cells=cells)
+    return _rate_by(data, rng, "ui_element", "rate_by_ui_element", "Registration rate by UI element", "UI element", pooled, action)
 
 
 def by_device(data: LakeData, rng) -> Insight:
@@ -503,10 +505,7 @@ def by_country(data: LakeData, rng) -> Insight:
                   "the offer, language, KYC rejections) before buying more traffic"),
         ("above", "markets converting above it are candidates for more traffic: ", ""))
 
-    clicks = _clicks(data)
-    cells = day_cells(clicks, clicks["country_code"], clicks["registered"], pooled["segment"].tolist())
-    return rate_comparison("rate_by_country", "Registration rate by click country", "country", pooled, rng,
-                           "registration rate", action, cells=cells)
+    return _rate_by(data, rng, "country_code", "rate_by_country", "Registration rate by click country", "country", pooled, action)
 
 
 def delay_distribution(data: LakeData, rng) -> Insight:
