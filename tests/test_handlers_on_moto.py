@@ -1,6 +1,5 @@
 """The Lambda handlers on S3 (moto): an upload flows through ingest to curated Parquet, then matching."""
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -10,18 +9,11 @@ import pytest
 from moto import mock_aws
 
 from bcjourney.local.events import s3_object_created_event
-from bcjourney.local.handlers import LocalLambdaContext
+from bcjourney.local.handlers import LocalLambdaContext, load_handler_module
 from bcjourney.runtime import Runtime
 from bcjourney.storage import open_storage
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def load(name):
-    spec = importlib.util.spec_from_file_location(f"test_fn_{name}", REPO / "functions" / name / "app.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture
@@ -44,7 +36,7 @@ def test_an_s3_upload_flows_through_ingest_and_match(aws, monkeypatch):
     s3.put_object(Bucket="landing", Key="broker/acme/r.csv", Body=regs.encode())
 
     runtime = Runtime(lake=open_storage("s3://lake", boto3_session=aws), boto3_session=aws)
-    ingest, match = load("ingest"), load("match")
+    ingest, match = load_handler_module("ingest"), load_handler_module("match")
     ingest.RUNTIME = match.RUNTIME = runtime
     days = set()
     for key in ("conversions/day one.csv", "broker/acme/r.csv"):
@@ -73,7 +65,7 @@ def test_the_dead_letter_handler_archives_then_queues(aws, monkeypatch):
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
     sqs = aws.client("sqs")
     queue_url = sqs.create_queue(QueueName="dead-letter")["QueueUrl"]
-    handler = load("dead_letter")
+    handler = load_handler_module("dead_letter")
     handler.RUNTIME = Runtime(lake=open_storage("s3://lake", boto3_session=aws), boto3_session=aws,
                               dead_letter_queue_url=queue_url)
     record = json.loads((REPO / "events" / "dead_letter_record.json").read_text())

@@ -226,6 +226,19 @@ def split_significant(segs: list[dict], value: str, rest: str) -> tuple[list[dic
     return above, below
 
 
+def segment_action(segs: list[dict], value: str, rest: str, dimension: str,
+                   action: Callable[[list[dict], list[dict], Insight], str]) -> Callable[[Insight], str]:
+    """The action of a significant comparison: about the groups that differ from the rest after Holm correction."""
+    def act(i: Insight) -> str:
+        above, below = split_significant(segs, value, rest)
+        if not above and not below:
+            return (f"The {dimension} groups differ as a whole, but no single group differs from the rest after "
+                    "Holm correction: no targeted action; keep monitoring.")
+        return action(above, below, i)
+
+    return act
+
+
 def rate_comparison(key: str, title: str, dimension: str, pooled: pd.DataFrame, rng: np.random.Generator,
                     what: str, action: Callable[[list[dict], list[dict], Insight], str],
                     extra_finding: str = "", cells: pd.DataFrame | None = None) -> Insight:
@@ -255,14 +268,7 @@ def rate_comparison(key: str, title: str, dimension: str, pooled: pd.DataFrame, 
                            "dimension": dimension, "dispersion": dispersion},
                   plot_data={"overall": overall, "what": what, "dimension": dimension})
 
-    def act(i: Insight) -> str:
-        above, below = split_significant(segs, "rate", "rest_rate")
-        if not above and not below:
-            return (f"The {dimension} groups differ as a whole, but no single group differs from the rest after "
-                    "Holm correction: no targeted action; keep monitoring.")
-        return action(above, below, i)
-
-    ins._action_if_significant = act
+    ins._action_if_significant = segment_action(segs, "rate", "rest_rate", dimension, action)
     return ins
 
 
@@ -330,14 +336,7 @@ def score_comparison(key: str, title: str, dimension: str, groups: list[tuple[st
                            "dimension": dimension, "dispersion": dispersion},
                   plot_data={"overall": overall, "dimension": dimension})
 
-    def act(i: Insight) -> str:
-        above, below = split_significant(segs, "mean", "rest_mean")
-        if not above and not below:
-            return (f"The {dimension} groups differ as a whole, but no single group differs from the rest after "
-                    "Holm correction: no targeted action; keep monitoring.")
-        return action(above, below, i)
-
-    ins._action_if_significant = act
+    ins._action_if_significant = segment_action(segs, "mean", "rest_mean", dimension, action)
     return ins
 
 
