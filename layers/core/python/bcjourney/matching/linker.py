@@ -9,7 +9,7 @@ import pandas as pd
 
 from .assign import greedy_one_to_one, link_confidence
 from .candidates import Window, candidate_pairs
-from .features import (COUNTRY_LABELS, DELAY_LABELS, N_PATTERNS, background_agreement,
+from .features import (AGREEMENT_LABELS, DELAY_LABELS, N_PATTERNS, background_country_agreement,
                        background_delay_distribution, comparison_patterns, pattern_levels)
 from .model import MatchModel, fit_em
 
@@ -72,8 +72,8 @@ def link(clicks: pd.DataFrame, registrations: pd.DataFrame, settings: MatchSetti
         day_clicks = click_country[np.unique(click[pair_day == d])]
         background = {
             "delay": background_delay_distribution(window.before_s, window.after_s),
-            "ip": background_agreement(day_clicks, ip_country[day_of_registration == d], n_countries),
-            "residency": background_agreement(day_clicks, residency_country[day_of_registration == d], n_countries),
+            "country": background_country_agreement(day_clicks, ip_country[day_of_registration == d],
+                                                    residency_country[day_of_registration == d], n_countries),
         }
         models[day] = fit_em(counts[d], int(registrations_per_day[d]), background)
         log_odds_table[d] = models[day].pattern_log_odds()
@@ -106,6 +106,6 @@ def share_explained(pattern_log_odds: np.ndarray, pattern_counts: np.ndarray, n_
 def rule_names(patterns: np.ndarray) -> np.ndarray:
     """A short name for the evidence behind a link, e.g. 'ip_agree:1s'."""
     levels = pattern_levels()
-    names = np.array([f"ip_{COUNTRY_LABELS[i]}:{DELAY_LABELS[d]}" for d, i in zip(levels["delay"], levels["ip"])],
+    names = np.array([f"ip_{AGREEMENT_LABELS[i]}:{DELAY_LABELS[d]}" for d, i in zip(levels["delay"], levels["ip"])],
                      dtype=object)
     return names[patterns.astype(np.int64)]

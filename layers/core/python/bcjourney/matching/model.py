@@ -31,7 +31,7 @@ class MatchModel:
         return total
 
     def describe(self) -> dict:
-        labels = {"delay": DELAY_LABELS, "ip": COUNTRY_LABELS, "residency": COUNTRY_LABELS}
+        labels = {"delay": DELAY_LABELS, "country": COUNTRY_LABELS}
         return {"prior": round(self.prior, 6), "iterations": self.iterations,
                 **{f"{f}_m": dict(zip(labels[f], np.round(self.m[f], 6).tolist())) for f in FIELDS},
                 **{f"{f}_u": dict(zip(labels[f], np.round(self.u[f], 6).tolist())) for f in FIELDS}}
@@ -50,8 +50,9 @@ def fit_em(pattern_counts: np.ndarray, n_registrations: int, u: dict[str, np.nda
         return MatchModel(0.5, {f: np.full(k, 1 / k) for f, k in FIELDS.items()}, u)
     levels = pattern_levels()
     # start: links are quick and agree on country
+    # start: links are quick and agree on country (levels: IP agree/disagree/missing x residency the same)
     m = {"delay": np.array([.01, .4, .35, .1, .05, .03, .02, .02, .01, .005, .005]),
-         "ip": np.array([.9, .05, .05]), "residency": np.array([.1, .02, .88])}
+         "country": np.array([.1, .01, .79, .01, .01, .04, .01, .01, .02])}
     model = MatchModel(min(0.5, max(1e-4, n_registrations / n)), m, u)
     for iteration in range(1, max_iter + 1):
         odds = np.exp(np.clip(model.pattern_log_odds(), -50, 50))
