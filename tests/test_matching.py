@@ -5,7 +5,7 @@ import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
 from bcjourney.matching.assign import greedy_one_to_one
-from bcjourney.matching.candidates import Window, candidate_pairs
+from bcjourney.matching.candidates import ClickIndex, Window, candidate_pairs, far_pattern_counts
 from bcjourney.matching.journeys import journeys_for_day
 from bcjourney.matching.linker import link
 
@@ -40,13 +40,32 @@ def synthetic(n_clicks=3000, seed=1, days=2, vpn=0.04, unexplained=0.03, rate=0.
     return clicks, regs
 
 
-def test_candidates_are_every_click_in_the_window():
-    clicks = np.array([100.0, 50.0, 200.0, 195.0])
-    regs = np.array([201.0, 60.0])
-    pairs = candidate_pairs(clicks, regs, Window(before_s=10, after_s=2))
-    got = {(int(c), int(r)) for c, r in zip(pairs["click"], pairs["registration"])}
-    assert got == {(2, 0), (3, 0), (1, 1)}
-    assert sorted(pairs["delay_s"]) == [1.0, 6.0, 10.0]
+def test_candidates_are_every_near_click_and_the_nearest_far_ones_of_the_same_country():
+    # clicks: positions 0..5; registrations at t=1000 (IP US, residency DE) and t=2000 (IP FR)
+    click_times = np.array([995.0, 1006.0, 900.0, 850.0, 800.0, 700.0, 1990.0, 1500.0, 1300.0])
+    click_country = np.array([3, 4, 0, 0, 0, 1, 3, 2, 2])  # 0 US, 1 DE, 2 FR, 3 HU, 4 NL
+    window = Window(before_s=600, after_s=5, any_country_below_s=11, nearest_same_country=2)
+    pairs = candidate_pairs(ClickIndex(click_times, click_country), np.array([1000.0, 2000.0]),
+                            np.array([0, 2]), np.array([1, -1]), window)
+    got = {(int(c), int(r)): float(d) for c, r, d in zip(pairs.click, pairs.registration, pairs.delay_s)}
+    assert got == {
+        (0, 0): 5.0,  # near: any country
+        (2, 0): 100.0, (3, 0): 150.0,  # far: the two nearest US clicks, not the third (800)
+        (5, 0): 300.0,  # far: the residency's country
+        (6, 1): 10.0, (7, 1): 500.0,  # the FR click at 1300 is 700 s before: outside the window
+    }
+    # the NL click 6 s after the registration is beyond after_s
+
+
+def test_far_pattern_counts_count_every_click_of_the_window():
+    click_times = np.array([1000.0 - d for d in (12, 40, 40, 200, 599, 601)])
+    click_country = np.array([0, 0, 1, 2, 0, 0])
+    far = far_pattern_counts(ClickIndex(click_times, click_country), np.array([1000.0]), np.array([0]),
+                             np.array([2]), Window(before_s=600))
+    # far bins: 11-30 s, 31-120 s, 121-600 s
+    assert far["total"].tolist() == [[1, 2, 2]]
+    assert far["ip"].tolist() == [[1, 1, 1]]
+    assert far["residency"].tolist() == [[0, 0, 1]]
 
 
 def test_links_are_one_to_one_precise_and_complete_on_synthetic_truth():

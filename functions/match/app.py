@@ -1,5 +1,6 @@
 """Match Lambda: one day of clicks and registrations -> unified/journeys/dt=<day>/. Step Functions maps it
-over the days an ingest touched. All domain work is in bcjourney.matching.
+over the days an ingest touched ({"day": "YYYY-MM-DD"}); a batch {"days": [...]} is matched in one pass
+(the local runner's backfills). All domain work is in bcjourney.matching.
 
 Errors: storage throttled or unreachable (S3 SlowDown, ServiceUnavailable, RequestTimeout, InternalError, a
 connection error) or a file vanishing between listing and reading it are raised as TransientMatchError, which the
@@ -12,7 +13,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from bcjourney.matching.service import match_day
+from bcjourney.matching.service import match_days
 from bcjourney.runtime import Runtime, TransientMatchError, transient_cause
 
 logger = Logger()
@@ -27,17 +28,21 @@ RUNTIME: Runtime | None = None
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     runtime = RUNTIME or Runtime.from_environment()
-    day = event["day"]
-    logger.set_correlation_id(f"match-{day}")
+    days = event["days"] if "days" in event else [event["day"]]
+    label = days[0] if len(days) == 1 else f"{days[0]}..{days[-1]}"
+    logger.set_correlation_id(f"match-{label}")
     try:
-        result = match_day(runtime.lake, day)
+        results = match_days(runtime.lake, days)
     except Exception as exc:
         cause = transient_cause(exc)
         if cause is None:
             raise
         metrics.add_metric(name="TransientErrors", unit=MetricUnit.Count, value=1)
         logger.warning("transient error, the state machine will retry", extra={"cause": repr(cause)})
-        raise TransientMatchError(f"matching {day} hit a transient storage error: {cause}") from exc
-    metrics.add_metric(name="RegistrationsLinked", unit=MetricUnit.Count, value=result.linked)
-    metrics.add_metric(name="RegistrationsUnmatched", unit=MetricUnit.Count, value=result.unmatched_registrations)
-    return result.as_dict()
+        raise TransientMatchError(f"matching {label} hit a transient storage error: {cause}") from exc
+    metrics.add_metric(name="RegistrationsLinked", unit=MetricUnit.Count, value=sum(r.linked for r in results))
+    metrics.add_metric(name="RegistrationsUnmatched", unit=MetricUnit.Count,
+                       value=sum(r.unmatched_registrations for r in results))
+    if "days" in event:
+        return {"days": [r.as_dict() for r in results]}
+    return results[0].as_dict()

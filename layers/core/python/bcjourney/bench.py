@@ -2,8 +2,8 @@
 
 - ingest: our ingest of a generated conversions file (default about 1 GB) against a plain pyarrow
   CSV-to-Parquet conversion of the same file; plus our peak RSS (target: under 1 GB).
-- match: our matching of generated registrations against clicks, day by day as the match Lambda runs,
-  against DuckDB's ASOF JOIN (nearest earlier click of the same country) on the same data; plus peak RSS.
+- match: our matching of generated registrations against clicks, in batches of days as `bcjourney run`
+  matches a backfill (reading, linking, writing each day's unified partition), against DuckDB's ASOF JOIN (nearest earlier click of the same country) on the same data; plus peak RSS.
 
 Every workload runs in a fresh child process, so its peak RSS is its own.
 """
@@ -98,15 +98,16 @@ def pyarrow_csv_to_parquet(path: str, out: str) -> dict:
 
 
 def match_workload(lake: str, days: list[str]) -> dict:
-    from .matching.service import match_day
+    """Match every day and write its unified partition, in batches of days as `bcjourney run` does."""
+    from .matching.service import BACKFILL_BATCH_DAYS, match_days
     from .storage import LocalStorage
 
     storage = LocalStorage(lake)
     linked = registrations = 0
-    for day in days:
-        result = match_day(storage, day)
-        linked += result.linked
-        registrations += result.registrations
+    for start in range(0, len(days), BACKFILL_BATCH_DAYS):
+        for result in match_days(storage, days[start:start + BACKFILL_BATCH_DAYS]):
+            linked += result.linked
+            registrations += result.registrations
     return {"registrations": registrations, "linked": linked}
 
 

@@ -41,6 +41,7 @@ def file_etag(path) -> str:
     return digest.hexdigest()
 
 
-def match_day_event(day: str) -> dict:
-    """The state machine's task input for the match function."""
-    return {"day": day}
+def match_days_event(days: list[str]) -> dict:
+    """A batch of days for the match function, matched in one pass (the local runner's backfills); the
+    state machine sends one day, {"day": "YYYY-MM-DD"}."""
+    return {"days": list(days)}

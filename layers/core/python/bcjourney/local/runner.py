@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from ..ingest.sources import UnknownLandingKey, classify_key
+from ..matching.service import BACKFILL_BATCH_DAYS
 from ..progress import listening
-from .events import file_etag, match_day_event, s3_object_created_event
+from .events import file_etag, match_days_event, s3_object_created_event
 from .handlers import LocalLambdaContext, load_handler_module
 
 LANDING_BUCKET = "bcjourney-local-landing"
@@ -106,8 +107,10 @@ def run(landing: Path, lake: Path, *, progress: Callable[[str, int, int | None],
 
         match_days = sorted(days)
         notify("days", 0, len(match_days))
-        for day in match_days:
-            summary.days.append(match.lambda_handler(match_day_event(day), LocalLambdaContext("bcjourney-match")))
-            notify("days", 1, len(match_days))
+        for start in range(0, len(match_days), BACKFILL_BATCH_DAYS):
+            batch = match_days[start:start + BACKFILL_BATCH_DAYS]
+            result = match.lambda_handler(match_days_event(batch), LocalLambdaContext("bcjourney-match"))
+            summary.days.extend(result["days"])
+            notify("days", len(batch), len(match_days))
     summary.seconds = time.monotonic() - started
     return summary

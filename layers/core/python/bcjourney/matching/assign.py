@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 
 
-def link_confidence(pairs: pd.DataFrame, share_explained: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
+def link_confidence(click: np.ndarray, registration: np.ndarray, log_odds: np.ndarray,
+                    share_explained: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
     """(standalone, contested) probability that each pair is the link.
 
     Each candidate's posterior odds r (from the model) compete with 'no click explains this registration',
@@ -19,10 +20,10 @@ def link_confidence(pairs: pd.DataFrame, share_explained: np.ndarray | float) ->
     candidate of its registration + of every other candidate of its click): the confidence reported, lower
     where clicks and registrations collide in the same seconds.
     """
-    odds = np.exp(np.clip(pairs["log_odds"].to_numpy(), -50, 50))
+    odds = np.exp(np.clip(log_odds, -50, 50))
     no_link = (1 - share_explained) / share_explained
-    by_registration = pd.Series(odds).groupby(pairs["registration"].to_numpy()).transform("sum").to_numpy()
-    by_click = pd.Series(odds).groupby(pairs["click"].to_numpy()).transform("sum").to_numpy()
+    by_registration = np.bincount(registration, weights=odds)[registration]
+    by_click = np.bincount(click, weights=odds)[click]
     return odds / (no_link + odds), odds / (no_link + by_registration + by_click - odds)
 
 
@@ -31,19 +32,32 @@ def greedy_one_to_one(pairs: pd.DataFrame, min_confidence: float) -> pd.DataFram
 
     Ties (a burst of same-country clicks and registrations in one second) resolve in time order: the
     earlier click goes with the earlier registration, which is how such bursts happen.
+
+    Vectorised as rounds of mutual best choices: a pair that is the best remaining one of both its click and
+    its registration is exactly the pair the sequential greedy would take, since no better pair competes
+    with it. Each round links those, drops the pairs they exclude, and repeats.
     """
     eligible = pairs[pairs["standalone"] >= min_confidence]
-    ordered = eligible.sort_values(["log_odds", "registration", "click"], ascending=[False, True, True],
-                                   kind="stable")
-    clicks = ordered["click"].to_numpy()
-    registrations = ordered["registration"].to_numpy()
-    taken_click: set[int] = set()
-    taken_registration: set[int] = set()
-    keep = np.zeros(len(ordered), dtype=bool)
-    for i, (c, r) in enumerate(zip(clicks, registrations)):
-        if c in taken_click or r in taken_registration:
-            continue
-        taken_click.add(c)
-        taken_registration.add(r)
-        keep[i] = True
-    return ordered[keep]
+    order = np.lexsort((eligible["click"].to_numpy(), eligible["registration"].to_numpy(),
+                        -eligible["log_odds"].to_numpy()))
+    clicks = eligible["click"].to_numpy()[order]
+    registrations = eligible["registration"].to_numpy()[order]
+    n = len(order)
+    best_of_click = np.full(int(clicks.max()) + 1 if n else 0, n)
+    best_of_registration = np.full(int(registrations.max()) + 1 if n else 0, n)
+    taken_click = np.zeros(len(best_of_click), dtype=bool)
+    taken_registration = np.zeros(len(best_of_registration), dtype=bool)
+    keep = np.zeros(n, dtype=bool)
+    alive = np.arange(n)  # ranks still open, ascending
+    while len(alive):
+        c, r = clicks[alive], registrations[alive]
+        best_of_click[c] = n
+        best_of_registration[r] = n
+        np.minimum.at(best_of_click, c, alive)
+        np.minimum.at(best_of_registration, r, alive)
+        mutual = (best_of_click[c] == alive) & (best_of_registration[r] == alive)
+        keep[alive[mutual]] = True
+        taken_click[c[mutual]] = True
+        taken_registration[r[mutual]] = True
+        alive = alive[~taken_click[c] & ~taken_registration[r]]
+    return eligible.iloc[order[keep]]

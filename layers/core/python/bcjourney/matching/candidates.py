@@ -1,35 +1,119 @@
-"""Candidate pairs: every click within a time window around each registration, found by sorted search
-(blocking by time), so the cost grows with the number of pairs, not clicks x registrations."""
+"""Candidate pairs, found by sorted search (blocking by time), so the cost grows with the number of pairs,
+not clicks x registrations.
+
+Near the registration every click is a candidate (a VPN user's click carries another country). Further
+back only the nearest few clicks of the registration's own IP or residency country are: an unrelated
+country that far away cannot earn a link, and enumerating every click of a busy hour would multiply the
+pairs by twenty. The model still sees the whole window: `far_pattern_counts` counts the pairs left out.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
+
+from .features import DELAY_EDGES
+
+# Country ids are packed above the time in one float64 key: epoch seconds stay below this (year 2286)
+_COUNTRY_STRIDE = 1e10
 
 
 @dataclass(frozen=True)
 class Window:
     before_s: int = 600  # a click up to this long before the registration may explain it
     after_s: int = 10  # slack for partner clocks running behind ours
+    any_country_below_s: int = 11  # delays below this: every click; from it up to before_s: same country only
+    nearest_same_country: int = 2  # how many of those same-country clicks, nearest first
 
 
-def candidate_pairs(click_times: np.ndarray, registration_times: np.ndarray, window: Window) -> pd.DataFrame:
-    """Pairs (click, registration) as positional indices with delay_s = registration - click.
+@dataclass
+class Candidates:
+    click: np.ndarray  # positions in the clicks
+    registration: np.ndarray  # positions in the registrations
+    delay_s: np.ndarray  # registration time - click time
 
-    `click_times` and `registration_times` are epoch seconds (float), in any order.
+
+def window_pairs(click_times: np.ndarray, registration_times: np.ndarray, min_delay_s: float,
+                 max_delay_s: float) -> Candidates:
+    """Every (click, registration) with min_delay_s <= registration - click <= max_delay_s.
+
+    `click_times` must be sorted; times are epoch seconds (float).
     """
-    order = np.argsort(click_times, kind="stable")
-    sorted_times = click_times[order]
-    lo = np.searchsorted(sorted_times, registration_times - window.before_s, side="left")
-    hi = np.searchsorted(sorted_times, registration_times + window.after_s, side="right")
+    lo = np.searchsorted(click_times, registration_times - max_delay_s, side="left")
+    hi = np.searchsorted(click_times, registration_times - min_delay_s, side="right")
     counts = hi - lo
-    registration = np.repeat(np.arange(len(registration_times)), counts)
-    offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-    click = order[np.repeat(lo, counts) + offsets]
-    return pd.DataFrame({
-        "click": click,
-        "registration": registration,
-        "delay_s": registration_times[registration] - click_times[click],
-    })
+    registration = np.repeat(np.arange(len(registration_times), dtype=np.int64), counts)
+    offsets = np.arange(counts.sum(), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+    click = np.repeat(lo, counts) + offsets
+    return Candidates(click, registration, registration_times[registration] - click_times[click])
+
+
+class ClickIndex:
+    """Clicks sorted by time, and by (country, time), for the two kinds of search."""
+
+    def __init__(self, click_times: np.ndarray, click_country: np.ndarray):
+        self.click_times, self.click_country = click_times, click_country
+        self.by_time = np.argsort(click_times, kind="stable")
+        self.times = click_times[self.by_time]
+        keys = click_country.astype(np.float64) * _COUNTRY_STRIDE + click_times
+        self.by_country = np.argsort(keys, kind="stable")
+        self.country_keys = keys[self.by_country]
+
+    def count_before(self, country: np.ndarray, times: np.ndarray, side: str) -> np.ndarray:
+        """How many clicks of `country` happened before `times` (at or before, with side='right')."""
+        return np.searchsorted(self.country_keys, country.astype(np.float64) * _COUNTRY_STRIDE + times, side=side)
+
+    def count_all_before(self, times: np.ndarray, side: str) -> np.ndarray:
+        return np.searchsorted(self.times, times, side=side)
+
+
+def candidate_pairs(index: ClickIndex, registration_times: np.ndarray, ip_country: np.ndarray, residency_country: np.ndarray, window: Window) -> Candidates:
+    """Every click with delay in [-after_s, any_country_below_s), plus the nearest same-country clicks (IP,
+    then residency where it differs) with delay in [any_country_below_s, before_s]. Countries are integer
+    ids, -1 where missing."""
+    near = window_pairs(index.times, registration_times, -window.after_s, window.any_country_below_s - 1e-6)
+    parts = [Candidates(index.by_time[near.click], near.registration, near.delay_s)]
+    other_residency = np.where(residency_country == ip_country, -1, residency_country)
+    for country in (ip_country, other_residency):
+        has = np.flatnonzero(country >= 0)
+        # clicks of that country strictly earlier than the near window: the last ones before this position
+        end = index.count_before(country[has], registration_times[has] - window.any_country_below_s, "right")
+        for k in range(1, window.nearest_same_country + 1):
+            position = end - k
+            ok = position >= 0
+            reg, position = has[ok], position[ok]
+            click = index.by_country[position]
+            delay = registration_times[reg] - index.click_times[click]
+            keep = (index.click_country[click] == country[reg]) & (delay <= window.before_s)
+            parts.append(Candidates(click[keep], reg[keep], delay[keep]))
+    return Candidates(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("click", "registration", "delay_s")))
+
+
+def far_pattern_counts(index: ClickIndex, registration_times: np.ndarray, ip_country: np.ndarray,
+                       residency_country: np.ndarray, window: Window) -> dict[str, np.ndarray]:
+    """Per registration and far delay bin: how many clicks of the whole window fall there, how many of them
+    are of the IP country, and how many of the residency country (where it differs from the IP).
+
+    Returns arrays of shape (registrations, far bins); the far bins are those from any_country_below_s on.
+    """
+    edges = [e for e in DELAY_EDGES[1:] if window.any_country_below_s <= e <= window.before_s]
+    if not edges or edges[0] != window.any_country_below_s:
+        raise ValueError("any_country_below_s must be one of the delay bin edges")
+    bounds = np.array(edges + [window.before_s + 1e-6], dtype=np.float64)
+
+    def per_bin(before: callable) -> np.ndarray:
+        # clicks with delay in [a, b): time in (t - b, t - a]
+        at = [before(registration_times - b) for b in bounds]
+        return np.stack([at[i] - at[i + 1] for i in range(len(edges))], axis=1)
+
+    total = per_bin(lambda t: index.count_all_before(t, "right"))
+    result = {"total": total}
+    other_residency = np.where(residency_country == ip_country, -1, residency_country)
+    for name, country in (("ip", ip_country), ("residency", other_residency)):
+        counts = np.zeros_like(total)
+        has = np.flatnonzero(country >= 0)
+        if len(has):
+            counts[has] = per_bin(lambda t: index.count_before(country[has], t[has], "right"))
+        result[name] = counts
+    return result

@@ -8,13 +8,15 @@ import numpy as np
 import pandas as pd
 
 from .assign import greedy_one_to_one, link_confidence
-from .candidates import Window, candidate_pairs
-from .features import (AGREEMENT_LABELS, DELAY_LABELS, N_PATTERNS, background_country_agreement,
-                       background_delay_distribution, comparison_patterns, pattern_levels)
+from .candidates import ClickIndex, Window, candidate_pairs, far_pattern_counts
+from .features import (AGREE, AGREEMENT_LABELS, COUNTRY_LABELS, DELAY_LABELS, DISAGREE, MISSING, N_AGREEMENT,
+                       N_PATTERNS, background_country_agreement, background_delay_distribution,
+                       comparison_patterns, delay_bin, pattern_levels)
 from .model import MatchModel, fit_em
 
 # Pairs this unlikely neither link nor compete (their odds, summed over hundreds of rivals, stay < 1e-4)
 NEGLIGIBLE_LOG_ODDS = -16.0
+DAY_S = 86_400
 
 
 @dataclass(frozen=True)
@@ -47,46 +49,91 @@ def country_ids(*columns: pd.Series) -> tuple[list[np.ndarray], int]:
 def link(clicks: pd.DataFrame, registrations: pd.DataFrame, settings: MatchSettings = MatchSettings()) -> Links:
     """`clicks` need converted_at and country_code; `registrations` registered_at, ip_ and residency_country_code.
 
-    The model is fitted per registration day on that day's registrations and all their candidate clicks, so
+    The model is fitted per registration day on that day's registrations and every click of their window, so
     a day's links come out the same whether it is matched alone (with its neighbours loaded) or in a range.
     Returns one row per link, by position in the two frames.
     """
     window = settings.window
-    pairs = candidate_pairs(epoch_seconds(clicks["converted_at"]), epoch_seconds(registrations["registered_at"]),
-                            window)
-    click, registration, delay = (pairs["click"].to_numpy(), pairs["registration"].to_numpy(),
-                                  pairs["delay_s"].to_numpy())
+    click_times = epoch_seconds(clicks["converted_at"])
+    registration_times = epoch_seconds(registrations["registered_at"])
     (click_country, ip_country, residency_country), n_countries = country_ids(
         clicks["country_code"], registrations["ip_country_code"], registrations["residency_country_code"])
+    index = ClickIndex(click_times, click_country)
+    pairs = candidate_pairs(index, registration_times, ip_country, residency_country, window)
+    click, registration, delay = pairs.click, pairs.registration, pairs.delay_s
     pattern = comparison_patterns(click, registration, delay, click_country, ip_country, residency_country)
 
-    day_of_registration, days = pd.factorize(registrations["registered_at"].dt.strftime("%Y-%m-%d"))
-    pair_day = day_of_registration[registration]
-    counts = np.bincount(pair_day.astype(np.int64) * N_PATTERNS + pattern,
-                         minlength=len(days) * N_PATTERNS).reshape(len(days), N_PATTERNS)
-    registrations_per_day = np.bincount(day_of_registration, minlength=len(days))
-    log_odds_table = np.zeros((len(days), N_PATTERNS))
-    share = np.ones(len(days))
+    day_number = np.floor(registration_times / DAY_S).astype(np.int64)
+    day_of_registration, day_numbers = pd.factorize(day_number, sort=True)
+    n_days = len(day_numbers)
+    near = delay < window.any_country_below_s
+    counts = np.bincount(day_of_registration[registration[near]] * N_PATTERNS + pattern[near],
+                         minlength=n_days * N_PATTERNS).astype(np.float64)
+    counts += far_counts(index, registration_times, ip_country, residency_country, day_of_registration, n_days,
+                         window)
+    counts = counts.reshape(n_days, N_PATTERNS)
+
+    registrations_per_day = np.bincount(day_of_registration, minlength=n_days)
+    log_odds_table = np.zeros((n_days, N_PATTERNS))
+    share = np.ones(n_days)
     models = {}
-    for d, day in enumerate(days):
-        day_clicks = click_country[np.unique(click[pair_day == d])]
+    for d, number in enumerate(day_numbers):
+        day = pd.Timestamp(int(number) * DAY_S, unit="s").strftime("%Y-%m-%d")
+        of_day = day_of_registration == d
         background = {
             "delay": background_delay_distribution(window.before_s, window.after_s),
-            "country": background_country_agreement(day_clicks, ip_country[day_of_registration == d],
-                                                    residency_country[day_of_registration == d], n_countries),
+            "country": background_country_agreement(clicks_around_day(index, int(number), window),
+                                                    ip_country[of_day], residency_country[of_day], n_countries),
         }
         models[day] = fit_em(counts[d], int(registrations_per_day[d]), background)
         log_odds_table[d] = models[day].pattern_log_odds()
         share[d] = share_explained(log_odds_table[d], counts[d], int(registrations_per_day[d]))
 
+    pair_day = day_of_registration[registration]
     log_odds = log_odds_table[pair_day, pattern]
-    keep = log_odds > NEGLIGIBLE_LOG_ODDS
-    scored = pd.DataFrame({"click": click[keep], "registration": registration[keep], "delay_s": delay[keep],
-                           "log_odds": log_odds[keep], "pattern": pattern[keep]})
-    scored["standalone"], scored["confidence"] = link_confidence(scored, share[pair_day[keep]])
+    keep = np.flatnonzero(log_odds > NEGLIGIBLE_LOG_ODDS)
+    click, registration, delay, log_odds, pattern, pair_day = (
+        a[keep] for a in (click, registration, delay, log_odds, pattern, pair_day))
+    standalone, confidence = link_confidence(click, registration, log_odds, share[pair_day])
+    eligible = standalone >= settings.min_confidence
+    scored = pd.DataFrame({"click": click[eligible], "registration": registration[eligible],
+                           "delay_s": delay[eligible], "log_odds": log_odds[eligible], "pattern": pattern[eligible],
+                           "standalone": standalone[eligible], "confidence": confidence[eligible]})
     chosen = greedy_one_to_one(scored, settings.min_confidence).reset_index(drop=True)
     chosen["match_rule"] = rule_names(chosen["pattern"].to_numpy())
     return Links(chosen, models)
+
+
+def clicks_around_day(index: ClickIndex, day_number: int, window: Window) -> np.ndarray:
+    """Country ids of every click that can be a candidate of a registration of that day."""
+    lo, hi = np.searchsorted(index.times, [day_number * DAY_S - window.before_s,
+                                           (day_number + 1) * DAY_S + window.after_s])
+    return index.click_country[index.by_time[lo:hi]]
+
+
+def far_counts(index: ClickIndex, registration_times: np.ndarray, ip_country: np.ndarray,
+               residency_country: np.ndarray, day_of_registration: np.ndarray, n_days: int,
+               window: Window) -> np.ndarray:
+    """Pattern counts (day x pattern, flattened) of every pair of the far part of the window, most of which
+    are never enumerated: clicks of the IP country, of the residency country, and of any other country."""
+    far = far_pattern_counts(index, registration_times, ip_country, residency_country, window)
+    ip_ok, res_ok = ip_country >= 0, residency_country >= 0
+    ip_otherwise = np.where(ip_ok, DISAGREE, MISSING)
+    res_otherwise = np.where(res_ok, DISAGREE, MISSING)
+    res_for_ip_click = np.where(res_ok, np.where(residency_country == ip_country, AGREE, DISAGREE), MISSING)
+    country_level = {
+        "ip": AGREE * N_AGREEMENT + res_for_ip_click,
+        "residency": ip_otherwise * N_AGREEMENT + AGREE,
+        "other": ip_otherwise * N_AGREEMENT + res_otherwise,
+    }
+    amount = {"ip": far["ip"], "residency": far["residency"], "other": far["total"] - far["ip"] - far["residency"]}
+    first_bin = int(delay_bin(np.array([window.any_country_below_s]))[0])
+    out = np.zeros(n_days * N_PATTERNS)
+    for group, level in country_level.items():
+        for b in range(amount[group].shape[1]):
+            code = day_of_registration * N_PATTERNS + (first_bin + b) * len(COUNTRY_LABELS) + level
+            out += np.bincount(code, weights=amount[group][:, b], minlength=n_days * N_PATTERNS)
+    return out
 
 
 # At least this share of registrations is taken to have no click behind it (the real data: about 2% have no click

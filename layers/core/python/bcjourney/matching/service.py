@@ -1,6 +1,7 @@
-"""Match one day: read that day and its neighbours from the lake, link, write unified/journeys/dt=<day>/.
+"""Match days: read them and their neighbours from the lake, link, write unified/journeys/dt=<day>/.
 
-This is the whole of the match Lambda's work; Step Functions maps it over days.
+This is the whole of the match Lambda's work: Step Functions maps it over days, one day per invocation;
+on one machine the runner hands it batches of days.
 """
 
 from __future__ import annotations
@@ -14,10 +15,13 @@ from .. import layout, schema
 from ..frames import to_plain_pandas, to_table
 from ..layout import partition_values
 from ..storage import Storage
-from .journeys import journeys_for_day
+from .journeys import journeys_for_days
 from .linker import MatchSettings, link
 
 logger = logging.getLogger(__name__)
+
+# Days a backfill matches per pass: each pass reads its days' neighbours once; memory grows with the batch
+BACKFILL_BATCH_DAYS = 31
 
 
 @dataclass
@@ -79,14 +83,27 @@ def load_mapping(lake: Storage) -> pd.DataFrame:
 
 
 def match_day(lake: Storage, day: str, settings: MatchSettings = MatchSettings()) -> DayResult:
-    pd.Timestamp(day)  # a clear error for a malformed day, before any I/O
-    # Registrations of the day and its neighbours compete for the clicks near midnight; their candidates reach
-    # one more day out. Everything a neighbour's run decides about this day it decides the same way.
-    clicks = to_plain_pandas(load_clicks(lake, neighbour_days(day, reach=2)))
-    registrations = to_plain_pandas(load_registrations(lake, neighbour_days(day)))
-    links = link(clicks, registrations, settings)
-    journeys = journeys_for_day(day, clicks, registrations, links, load_mapping(lake))
+    return match_days(lake, [day], settings)[0]
 
+
+def match_days(lake: Storage, days: list[str], settings: MatchSettings = MatchSettings()) -> list[DayResult]:
+    """Match some days in one pass: their neighbours are read once and one model per registration day is
+    fitted once, where matching them one by one would read and fit each neighbour again. The result equals
+    matching each day alone. A backfill is cut into batches of the caller's choosing (memory grows with it)."""
+    for day in days:
+        pd.Timestamp(day)  # a clear error for a malformed day, before any I/O
+    days = sorted(set(days))
+    # Registrations of each day and its neighbours compete for the clicks near midnight; their candidates
+    # reach one more day out. Everything a neighbour's run decides about a day it decides the same way.
+    clicks = to_plain_pandas(load_clicks(lake, sorted({n for d in days for n in neighbour_days(d, reach=2)})))
+    registrations = to_plain_pandas(load_registrations(lake, affected_days(days)))
+    links = link(clicks, registrations, settings)
+    by_day = journeys_for_days(days, clicks, registrations, links, load_mapping(lake))
+    return [_write_day(lake, day, by_day[day], links) for day in days]
+
+
+def _write_day(lake: Storage, day: str, journeys: pd.DataFrame, links) -> DayResult:
+    """Replace the day's unified partition (late data re-matches a day: no duplicates, no stale links)."""
     prefix = f"{layout.UNIFIED_JOURNEYS}dt={day}/"
     stale = lake.list_keys(prefix)
     if len(journeys):
