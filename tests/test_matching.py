@@ -61,7 +61,7 @@ def test_far_pattern_counts_count_every_click_of_the_window():
     click_times = np.array([1000.0 - d for d in (12, 40, 40, 200, 599, 601)])
     click_country = np.array([0, 0, 1, 2, 0, 0])
     far = far_pattern_counts(ClickIndex(click_times, click_country), np.array([1000.0]), np.array([0]),
-                             np.array([2]), Window(before_s=600))
+                             np.array([2]), Window(before_s=600, any_country_below_s=11))
     # far bins: 11-30 s, 31-120 s, 121-600 s
     assert far["total"].tolist() == [[1, 2, 2]]
     assert far["ip"].tolist() == [[1, 1, 1]]
@@ -151,3 +151,22 @@ def test_a_click_links_to_at_most_one_registration_across_partners():
     both = pd.concat([regs.assign(partner="acme"), twin.assign(partner="zeta")], ignore_index=True)
     links = link(clicks, both).pairs
     assert links["click"].is_unique and links["registration"].is_unique
+
+
+def test_the_vectorised_greedy_takes_exactly_the_pairs_the_sequential_one_does():
+    rng = np.random.default_rng(3)
+    n = 5000
+    pairs = pd.DataFrame({"click": rng.integers(0, 800, n), "registration": rng.integers(0, 800, n),
+                          "log_odds": rng.choice([1.0, 2.0, 3.0, 5.0], n), "standalone": rng.random(n)})
+    pairs = pairs.drop_duplicates(["click", "registration"])
+    chosen = greedy_one_to_one(pairs, 0.3)
+    # the reference: best-first over (log-odds desc, registration, click), skipping what is taken
+    reference, taken_c, taken_r = set(), set(), set()
+    eligible = pairs[pairs["standalone"] >= 0.3].sort_values(["log_odds", "registration", "click"],
+                                                             ascending=[False, True, True])
+    for c, r in zip(eligible["click"], eligible["registration"]):
+        if c not in taken_c and r not in taken_r:
+            reference.add((c, r))
+            taken_c.add(c)
+            taken_r.add(r)
+    assert set(zip(chosen["click"], chosen["registration"])) == reference

@@ -52,6 +52,8 @@ def test_parquet_round_trip_keeps_types_and_concatenates(storage):
     frame = storage.read_parquet(storage.list_keys("t/"), SCHEMA)
     assert frame["a"].tolist()[0] == 1 and frame["a"].isna().tolist() == [False, True, False]
     assert frame["b"].tolist()[2] == "z"
+    table = storage.read_table(storage.list_keys("t/"), SCHEMA)
+    assert table.schema == SCHEMA and table.column("a").to_pylist() == [1, None, 3]
 
 
 def test_no_files_gives_an_empty_frame_with_the_schema(storage):

@@ -6,13 +6,20 @@ assignment almost everywhere; the test suite measures its loss against scipy's l
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 import pandas as pd
 
 
+# Pairs this unlikely neither link nor compete (their odds, summed over hundreds of rivals, stay < 1e-4)
+NEGLIGIBLE_LOG_ODDS = -16.0
+
+
 def link_confidence(click: np.ndarray, registration: np.ndarray, log_odds: np.ndarray,
-                    share_explained: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
-    """(standalone, contested) probability that each pair is the link.
+                    share_explained: np.ndarray | float) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+    """(standalone, contested) probability that each pair is the link; contested is a function of the pair
+    positions wanted, since only the few pairs that can link need it.
 
     Each candidate's posterior odds r (from the model) compete with 'no click explains this registration',
     whose odds are (1 - share_explained) / share_explained. Standalone: r / (no-link odds + r), as if the pair
@@ -20,11 +27,19 @@ def link_confidence(click: np.ndarray, registration: np.ndarray, log_odds: np.nd
     candidate of its registration + of every other candidate of its click): the confidence reported, lower
     where clicks and registrations collide in the same seconds.
     """
-    odds = np.exp(np.clip(log_odds, -50, 50))
+    odds = np.exp(np.minimum(log_odds, 50.0))
+    odds[log_odds <= NEGLIGIBLE_LOG_ODDS] = 0.0
     no_link = (1 - share_explained) / share_explained
-    by_registration = np.bincount(registration, weights=odds)[registration]
-    by_click = np.bincount(click, weights=odds)[click]
-    return odds / (no_link + odds), odds / (no_link + by_registration + by_click - odds)
+    standalone = odds / (no_link + odds)
+    by_registration = np.bincount(registration, weights=odds)
+    by_click = np.bincount(click, weights=odds)
+
+    def contested(pairs: np.ndarray) -> np.ndarray:
+        mine = odds[pairs]
+        rivals = by_registration[registration[pairs]] + by_click[click[pairs]] - mine
+        return mine / (np.broadcast_to(no_link, odds.shape)[pairs] + rivals)
+
+    return standalone, contested
 
 
 def greedy_one_to_one(pairs: pd.DataFrame, min_confidence: float) -> pd.DataFrame:
@@ -33,31 +48,45 @@ def greedy_one_to_one(pairs: pd.DataFrame, min_confidence: float) -> pd.DataFram
     Ties (a burst of same-country clicks and registrations in one second) resolve in time order: the
     earlier click goes with the earlier registration, which is how such bursts happen.
 
-    Vectorised as rounds of mutual best choices: a pair that is the best remaining one of both its click and
-    its registration is exactly the pair the sequential greedy would take, since no better pair competes
-    with it. Each round links those, drops the pairs they exclude, and repeats.
+    Vectorised as rounds of mutual best choices, with no sort: a pair that is the best remaining one of both
+    its click and its registration is exactly the pair the sequential greedy would take, since no better
+    pair competes with it. Each round links those, drops the pairs they exclude, and repeats.
     """
     eligible = pairs[pairs["standalone"] >= min_confidence]
-    order = np.lexsort((eligible["click"].to_numpy(), eligible["registration"].to_numpy(),
-                        -eligible["log_odds"].to_numpy()))
-    clicks = eligible["click"].to_numpy()[order]
-    registrations = eligible["registration"].to_numpy()[order]
-    n = len(order)
-    best_of_click = np.full(int(clicks.max()) + 1 if n else 0, n)
-    best_of_registration = np.full(int(registrations.max()) + 1 if n else 0, n)
+    clicks = eligible["click"].to_numpy().astype(np.int64)
+    registrations = eligible["registration"].to_numpy().astype(np.int64)
+    n = len(eligible)
+    if not n:
+        return eligible
+    key = _greedy_order_key(eligible["log_odds"].to_numpy(), registrations, clicks)
+    best_of_click = np.empty(int(clicks.max()) + 1, dtype=np.int64)
+    best_of_registration = np.empty(int(registrations.max()) + 1, dtype=np.int64)
     taken_click = np.zeros(len(best_of_click), dtype=bool)
     taken_registration = np.zeros(len(best_of_registration), dtype=bool)
     keep = np.zeros(n, dtype=bool)
-    alive = np.arange(n)  # ranks still open, ascending
+    alive = np.arange(n)
     while len(alive):
-        c, r = clicks[alive], registrations[alive]
-        best_of_click[c] = n
-        best_of_registration[r] = n
-        np.minimum.at(best_of_click, c, alive)
-        np.minimum.at(best_of_registration, r, alive)
-        mutual = (best_of_click[c] == alive) & (best_of_registration[r] == alive)
+        c, r, k = clicks[alive], registrations[alive], key[alive]
+        best_of_click[c] = np.iinfo(np.int64).max
+        best_of_registration[r] = np.iinfo(np.int64).max
+        np.minimum.at(best_of_click, c, k)
+        np.minimum.at(best_of_registration, r, k)
+        mutual = (best_of_click[c] == k) & (best_of_registration[r] == k)
         keep[alive[mutual]] = True
         taken_click[c[mutual]] = True
         taken_registration[r[mutual]] = True
         alive = alive[~taken_click[c] & ~taken_registration[r]]
-    return eligible.iloc[order[keep]]
+    return eligible[keep]
+
+
+def _greedy_order_key(log_odds: np.ndarray, registrations: np.ndarray, clicks: np.ndarray) -> np.ndarray:
+    """One int64 per pair, ascending in greedy order: higher log-odds first, then earlier registration, then
+    earlier click. The log-odds come from a small table (a value per day and pattern), so their ranks are few."""
+    values, rank = np.unique(-log_odds, return_inverse=True)
+    n_regs, n_clicks = int(registrations.max()) + 1, int(clicks.max()) + 1
+    if len(values) * n_regs * n_clicks >= 2**63:
+        order = np.lexsort((clicks, registrations, rank))  # too many to pack: rank them by sorting instead
+        key = np.empty(len(order), dtype=np.int64)
+        key[order] = np.arange(len(order))
+        return key
+    return (rank.astype(np.int64) * n_regs + registrations) * n_clicks + clicks

@@ -1,75 +1,83 @@
-"""Build the unified journeys of some days from clicks, registrations and their links (pure pandas)."""
+"""Build the unified journeys of some days from clicks, registrations and their links.
+
+Arrow in, Arrow out: rows are gathered with `take` (a null position gives a null row), so the text columns
+are never turned into Python objects on their way from the curated files to the unified ones.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .. import schema
-from .linker import DAY_S, Links, epoch_seconds
+from .linker import DAY_S, Links
 
 UNKNOWN_PAGE = "Unknown"
+_DAY_MS = DAY_S * 1000
+
+CLICK_COLUMNS = {  # unified column <- curated conversions column
+    "conversion_id": "conversion_id", "session_id": "session_id", "is_mobile": "is_mobile",
+    "ui_element": "ui_element", "measurement_category": "measurement_category", "converted_at": "converted_at",
+    "country_code": "country_code", "conversion_source_file": "source_file", "conversion_source_line": "source_line",
+}
+REGISTRATION_COLUMNS = {  # unified column <- curated registrations column (plus the partner from the path)
+    "partner": "partner", "registered_at": "registered_at", "ip_country_code": "ip_country_code",
+    "residency_country_code": "residency_country_code", "important_score": "important_score",
+    "broker_source_file": "source_file", "broker_source_line": "source_line",
+}
 
 
-def journeys_for_days(days: list[str], clicks: pd.DataFrame, registrations: pd.DataFrame, links: Links,
-                      mapping: pd.DataFrame) -> dict[str, pd.DataFrame]:
+def journey_tables(days: list[str], clicks: pa.Table, registrations: pa.Table, links: Links,
+                   mapping: pa.Table) -> dict[str, pa.Table]:
     """Per day: one row per click of that day (with its registration, if linked), then one per unlinked
-    registration of that day.
+    registration of that day, in the unified schema.
 
     `clicks` and `registrations` may span neighbouring days: they were matched together so links across
     midnight are found; ownership of a row goes by the day of its own timestamp.
     """
-    pairs = links.pairs
-    click_side = clicks.reset_index(drop=True)
-    reg_side = registrations.reset_index(drop=True)
     wanted = {int(pd.Timestamp(day).value // 10**9 // DAY_S): day for day in days}
+    mapping = mapping.select(schema.PAGE_CATEGORIES.names).cast(schema.PAGE_CATEGORIES)
+    pairs = links.pairs
+    registration_of_click = np.full(clicks.num_rows, -1, dtype=np.int64)
+    registration_of_click[pairs["click"].to_numpy()] = pairs["registration"].to_numpy()
+    confidence = np.full(clicks.num_rows, np.nan)
+    confidence[pairs["click"].to_numpy()] = pairs["confidence"].round(6).to_numpy()
+    rule = np.full(clicks.num_rows, None, dtype=object)
+    rule[pairs["click"].to_numpy()] = pairs["match_rule"].to_numpy()
 
-    link_of_click = pd.DataFrame({
-        "registration": pairs["registration"].to_numpy(),
-        "match_confidence": pairs["confidence"].round(6).to_numpy(),
-        "match_rule": pairs["match_rule"].to_numpy(),
-    }, index=pairs["click"].to_numpy())
+    click_day = _day_numbers(clicks.column("converted_at"))
+    own_clicks = np.flatnonzero(np.isin(click_day, list(wanted)))
+    linked_to = registration_of_click[own_clicks]
+    registration_day = _day_numbers(registrations.column("registered_at"))
+    unlinked = np.ones(registrations.num_rows, dtype=bool)
+    unlinked[pairs["registration"].to_numpy()] = False
+    own_unlinked = np.flatnonzero(unlinked & np.isin(registration_day, list(wanted)))
 
-    click_day = _day_numbers(click_side["converted_at"])
-    joined = click_side[np.isin(click_day, list(wanted))].join(link_of_click, how="left")
-    reg_rows = reg_side.reindex(joined["registration"].astype("Int64").fillna(-1).to_numpy())
-    reg_rows.index = joined.index
+    with_clicks = _gather(clicks, CLICK_COLUMNS, own_clicks)
+    with_clicks.update(_gather(registrations, REGISTRATION_COLUMNS, linked_to))
+    with_clicks["match_confidence"] = pa.array(confidence[own_clicks], from_pandas=True)  # NaN -> null
+    with_clicks["match_rule"] = pa.array(rule[own_clicks], type=pa.string())
+    without = _gather(clicks, CLICK_COLUMNS, np.full(len(own_unlinked), -1))
+    without.update(_gather(registrations, REGISTRATION_COLUMNS, own_unlinked))
+    without["match_confidence"] = pa.nulls(len(own_unlinked), pa.float64())
+    without["match_rule"] = pa.nulls(len(own_unlinked), pa.string())
 
-    conversions = pd.DataFrame({
-        "conversion_id": joined["conversion_id"],
-        "session_id": joined["session_id"],
-        "is_mobile": joined["is_mobile"],
-        "ui_element": joined["ui_element"],
-        "measurement_category": joined["measurement_category"],
-        "converted_at": joined["converted_at"],
-        "country_code": joined["country_code"],
-        "conversion_source_file": joined["source_file"],
-        "conversion_source_line": joined["source_line"],
-        "match_confidence": joined["match_confidence"],
-        "match_rule": joined["match_rule"],
-        **_registration_columns(reg_rows),
-    })
-    conversions["_day"] = click_day[joined.index.to_numpy()]
+    result = pa.concat_tables([_unified(with_clicks, mapping), _unified(without, mapping)])
+    # each day's clicks in time order, then its unlinked registrations: a stable sort on the owning day
+    owner = np.concatenate([click_day[own_clicks], registration_day[own_unlinked]])
+    order = np.argsort(owner, kind="stable")
+    result, owner = result.take(order), owner[order]
+    bounds = np.searchsorted(owner, list(wanted), side="left"), np.searchsorted(owner, list(wanted), side="right")
+    return {day: result.slice(int(lo), int(hi - lo)) for day, lo, hi in zip(wanted.values(), *bounds)}
 
-    unlinked = ~reg_side.index.isin(pairs["registration"].to_numpy())
-    reg_day = _day_numbers(reg_side["registered_at"])
-    own_regs = reg_side[unlinked & np.isin(reg_day, list(wanted))]
-    unmatched = pd.DataFrame(_registration_columns(own_regs), index=own_regs.index)
-    unmatched["_day"] = reg_day[own_regs.index.to_numpy()]
 
-    result = pd.concat([conversions, unmatched], ignore_index=True) if len(unmatched) else conversions
-    result = result.reset_index(drop=True)
-    result["registration_delay_s"] = (result["registered_at"] - result["converted_at"]).dt.total_seconds()
-    page = dict(zip(mapping["measurement_category"], mapping["page_category"]))
-    category = result["measurement_category"].astype("object")
-    known = category.map(page).astype("object")
-    # a well-formed category the mapping lacks is 'Unknown'; a registration with no click has none
-    result["page_category"] = known.where(known.notna(), UNKNOWN_PAGE).where(category.notna(), None)
-    columns = schema.UNIFIED_JOURNEYS.names
-    by_day = {day: result.iloc[:0].reindex(columns=columns) for day in days}
-    for number, rows in result.groupby("_day", sort=False):
-        by_day[wanted[int(number)]] = rows.reindex(columns=columns).reset_index(drop=True)
-    return by_day
+def journeys_for_days(days: list[str], clicks: pd.DataFrame, registrations: pd.DataFrame, links: Links,
+                      mapping: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """journey_tables for pandas frames (tests, notebooks); the lake path stays in Arrow."""
+    tables = journey_tables(days, _to_arrow(clicks), _to_arrow(registrations), links, _to_arrow(mapping))
+    return {day: table.to_pandas(types_mapper=pd.ArrowDtype) for day, table in tables.items()}
 
 
 def journeys_for_day(day: str, clicks: pd.DataFrame, registrations: pd.DataFrame, links: Links,
@@ -77,17 +85,37 @@ def journeys_for_day(day: str, clicks: pd.DataFrame, registrations: pd.DataFrame
     return journeys_for_days([day], clicks, registrations, links, mapping)[day]
 
 
-def _day_numbers(times: pd.Series) -> np.ndarray:
-    return np.floor(epoch_seconds(times) / DAY_S).astype(np.int64)
+def _gather(table: pa.Table, columns: dict[str, str], positions: np.ndarray) -> dict[str, pa.ChunkedArray]:
+    """The rows at `positions` (-1: a null row) of the wanted columns, under their unified names."""
+    indices = pa.array(positions, type=pa.int64(), mask=positions < 0)
+    out = {}
+    for unified, source in columns.items():
+        target = schema.UNIFIED_JOURNEYS.field(unified).type
+        if source in table.column_names:
+            out[unified] = table.column(source).take(indices).cast(target)
+        else:
+            out[unified] = pa.nulls(len(positions), target)
+    return out
 
 
-def _registration_columns(regs: pd.DataFrame) -> dict:
-    return {
-        "partner": regs["partner"],
-        "registered_at": regs["registered_at"],
-        "ip_country_code": regs["ip_country_code"],
-        "residency_country_code": regs["residency_country_code"],
-        "important_score": regs["important_score"],
-        "broker_source_file": regs["source_file"],
-        "broker_source_line": regs["source_line"],
-    }
+def _unified(columns: dict[str, pa.Array], mapping: pa.Table) -> pa.Table:
+    """Add the derived columns (delay, page category) and order everything as the contract says."""
+    registered = pc.cast(columns["registered_at"], pa.int64())
+    converted = pc.cast(columns["converted_at"], pa.int64())
+    columns["registration_delay_s"] = pc.divide(pc.cast(pc.subtract(registered, converted), pa.float64()), 1000.0)
+    category = columns["measurement_category"]
+    page = pc.take(mapping.column("page_category"),
+                   pc.index_in(category, value_set=mapping.column("measurement_category").combine_chunks()))
+    # a well-formed category the mapping lacks is 'Unknown'; a row with no click has none
+    columns["page_category"] = pc.if_else(pc.is_null(category), pa.scalar(None, pa.string()),
+                                          pc.coalesce(page, pa.scalar(UNKNOWN_PAGE)))
+    return pa.table({f.name: columns[f.name] for f in schema.UNIFIED_JOURNEYS}, schema=schema.UNIFIED_JOURNEYS)
+
+
+def _day_numbers(times: pa.ChunkedArray) -> np.ndarray:
+    milliseconds = pc.cast(pc.cast(times, pa.timestamp("ms"), safe=False), pa.int64()).to_numpy(zero_copy_only=False)
+    return np.floor_divide(milliseconds, _DAY_MS)
+
+
+def _to_arrow(frame: pd.DataFrame) -> pa.Table:
+    return pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False)

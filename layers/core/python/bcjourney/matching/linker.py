@@ -12,10 +12,8 @@ from .candidates import ClickIndex, Window, candidate_pairs, far_pattern_counts
 from .features import (AGREE, AGREEMENT_LABELS, COUNTRY_LABELS, DELAY_LABELS, DISAGREE, MISSING, N_AGREEMENT,
                        N_PATTERNS, background_country_agreement, background_delay_distribution,
                        comparison_patterns, delay_bin, pattern_levels)
-from .model import MatchModel, fit_em
+from .model import MatchModel, fit_em_days
 
-# Pairs this unlikely neither link nor compete (their odds, summed over hundreds of rivals, stay < 1e-4)
-NEGLIGIBLE_LOG_ODDS = -16.0
 DAY_S = 86_400
 
 
@@ -37,12 +35,13 @@ def epoch_seconds(times: pd.Series) -> np.ndarray:
 
 def country_ids(*columns: pd.Series) -> tuple[list[np.ndarray], int]:
     """The same small integer for the same ISO code across columns; -1 where missing."""
-    values = pd.concat([c.astype("object") for c in columns], ignore_index=True)
-    codes, uniques = pd.factorize(values.where(values.notna() & (values != ""), None), use_na_sentinel=True)
-    out, start = [], 0
-    for column in columns:
-        out.append(codes[start:start + len(column)].astype(np.int32))
-        start += len(column)
+    factorized = [pd.factorize(column) for column in columns]  # per column: quick on pandas strings
+    uniques = pd.Index(np.concatenate([np.asarray(u, dtype=object) for _, u in factorized])).unique()
+    uniques = uniques[uniques != ""]
+    out = []
+    for codes, own in factorized:
+        to_common = uniques.get_indexer(np.asarray(own, dtype=object))  # -1 for ""
+        out.append(np.where(codes >= 0, to_common[np.maximum(codes, 0)] if len(own) else -1, -1).astype(np.int32))
     return out, len(uniques)
 
 
@@ -74,31 +73,27 @@ def link(clicks: pd.DataFrame, registrations: pd.DataFrame, settings: MatchSetti
     counts = counts.reshape(n_days, N_PATTERNS)
 
     registrations_per_day = np.bincount(day_of_registration, minlength=n_days)
-    log_odds_table = np.zeros((n_days, N_PATTERNS))
-    share = np.ones(n_days)
-    models = {}
+    delay_u = background_delay_distribution(window.before_s, window.after_s)
+    country_u = np.zeros((n_days, len(COUNTRY_LABELS)))
     for d, number in enumerate(day_numbers):
-        day = pd.Timestamp(int(number) * DAY_S, unit="s").strftime("%Y-%m-%d")
         of_day = day_of_registration == d
-        background = {
-            "delay": background_delay_distribution(window.before_s, window.after_s),
-            "country": background_country_agreement(clicks_around_day(index, int(number), window),
-                                                    ip_country[of_day], residency_country[of_day], n_countries),
-        }
-        models[day] = fit_em(counts[d], int(registrations_per_day[d]), background)
-        log_odds_table[d] = models[day].pattern_log_odds()
-        share[d] = share_explained(log_odds_table[d], counts[d], int(registrations_per_day[d]))
+        country_u[d] = background_country_agreement(clicks_around_day(index, int(number), window),
+                                                    ip_country[of_day], residency_country[of_day], n_countries)
+    fitted = fit_em_days(counts, registrations_per_day, {"delay": np.tile(delay_u, (n_days, 1)),
+                                                         "country": country_u})
+    models = {pd.Timestamp(int(number) * DAY_S, unit="s").strftime("%Y-%m-%d"): model
+              for number, model in zip(day_numbers, fitted)}
+    log_odds_table = np.array([model.pattern_log_odds() for model in fitted]).reshape(n_days, N_PATTERNS)
+    share = np.array([share_explained(log_odds_table[d], counts[d], int(registrations_per_day[d]))
+                      for d in range(n_days)])
 
     pair_day = day_of_registration[registration]
-    log_odds = log_odds_table[pair_day, pattern]
-    keep = np.flatnonzero(log_odds > NEGLIGIBLE_LOG_ODDS)
-    click, registration, delay, log_odds, pattern, pair_day = (
-        a[keep] for a in (click, registration, delay, log_odds, pattern, pair_day))
+    log_odds = log_odds_table.ravel()[pair_day * N_PATTERNS + pattern]
     standalone, confidence = link_confidence(click, registration, log_odds, share[pair_day])
-    eligible = standalone >= settings.min_confidence
+    eligible = np.flatnonzero(standalone >= settings.min_confidence)
     scored = pd.DataFrame({"click": click[eligible], "registration": registration[eligible],
                            "delay_s": delay[eligible], "log_odds": log_odds[eligible], "pattern": pattern[eligible],
-                           "standalone": standalone[eligible], "confidence": confidence[eligible]})
+                           "standalone": standalone[eligible], "confidence": confidence(eligible)})
     chosen = greedy_one_to_one(scored, settings.min_confidence).reset_index(drop=True)
     chosen["match_rule"] = rule_names(chosen["pattern"].to_numpy())
     return Links(chosen, models)

@@ -39,31 +39,52 @@ class MatchModel:
 
 def fit_em(pattern_counts: np.ndarray, n_registrations: int, u: dict[str, np.ndarray],
            max_iter: int = 500, tol: float = 1e-9) -> MatchModel:
-    """Expectation-maximisation of the m probabilities and the prior, from the count of pairs per pattern.
+    """One day's model: see fit_em_days."""
+    return fit_em_days(pattern_counts[None, :], np.array([n_registrations]), {f: u[f][None, :] for f in FIELDS},
+                       max_iter, tol)[0]
 
-    The u probabilities (how unrelated pairs compare) are fixed from the data's marginals: left free, EM
-    drifts to the 'same country' cluster instead of the 'same user' one, since busy countries agree often.
+
+def fit_em_days(pattern_counts: np.ndarray, n_registrations: np.ndarray, u: dict[str, np.ndarray],
+                max_iter: int = 500, tol: float = 1e-9) -> list[MatchModel]:
+    """Expectation-maximisation of the m probabilities and the prior, from the count of pairs per pattern;
+    one independent model per row (day), iterated together so a backfill costs one loop, not one per day.
+
+    `pattern_counts` is (days, patterns); `u[field]` is (days, levels). The u probabilities (how unrelated
+    pairs compare) are fixed from the data's marginals: left free, EM drifts to the 'same country' cluster
+    instead of the 'same user' one, since busy countries agree often. Each row stops at its own convergence,
+    so a day's model is the same whichever days it is fitted with.
     """
-    n = float(pattern_counts.sum())
-    u = {f: (u[f] + _SMOOTH) / (u[f] + _SMOOTH).sum() for f in FIELDS}
-    if n == 0:
-        return MatchModel(0.5, {f: np.full(k, 1 / k) for f, k in FIELDS.items()}, u)
+    days = pattern_counts.shape[0]
     levels = pattern_levels()
-    # start: links are quick and agree on country
+    n = pattern_counts.sum(axis=1)
+    u = {f: (u[f] + _SMOOTH) / (u[f] + _SMOOTH).sum(axis=1, keepdims=True) for f in FIELDS}
+    log_u = sum(np.log(u[f][:, levels[f]]) for f in FIELDS)
     # start: links are quick and agree on country (levels: IP agree/disagree/missing x residency the same)
-    m = {"delay": np.array([.01, .4, .35, .1, .05, .03, .02, .02, .01, .005, .005]),
-         "country": np.array([.1, .01, .79, .01, .01, .04, .01, .01, .02])}
-    model = MatchModel(min(0.5, max(1e-4, n_registrations / n)), m, u)
+    start = {"delay": np.array([.01, .4, .35, .1, .05, .03, .02, .02, .01, .005, .005]),
+             "country": np.array([.1, .01, .79, .01, .01, .04, .01, .01, .02])}
+    m = {f: np.tile(start[f], (days, 1)) for f in FIELDS}
+    prior = np.clip(n_registrations / np.maximum(n, 1), 1e-4, 0.5)
+    iterations = np.zeros(days, dtype=int)
+    active = np.flatnonzero(n > 0)
     for iteration in range(1, max_iter + 1):
-        odds = np.exp(np.clip(model.pattern_log_odds(), -50, 50))
-        linked = pattern_counts * odds / (1 + odds)  # expected links among each pattern's pairs
-        new_prior = float(linked.sum() / n)
-        for f, k in FIELDS.items():
-            counts = np.bincount(levels[f], weights=linked, minlength=k) + _SMOOTH
-            model.m[f] = counts / counts.sum()
-        converged = abs(new_prior - model.prior) < tol
-        model.prior = min(max(new_prior, 1e-6), 1 - 1e-6)
-        model.iterations = iteration
-        if converged:
+        if not len(active):
             break
-    return model
+        log_odds = (np.log(prior[active] / (1 - prior[active]))[:, None] - log_u[active]
+                    + sum(np.log(m[f][active][:, levels[f]]) for f in FIELDS))
+        odds = np.exp(np.clip(log_odds, -50, 50))
+        linked = pattern_counts[active] * odds / (1 + odds)  # expected links among each pattern's pairs
+        new_prior = linked.sum(axis=1) / n[active]
+        rows = np.arange(len(active))[:, None]
+        for f, k in FIELDS.items():
+            # per row and level, summed in pattern order (bincount: the same sums whatever the other rows)
+            sums = np.bincount((rows * k + levels[f][None, :]).ravel(), weights=linked.ravel(),
+                               minlength=len(active) * k).reshape(len(active), k) + _SMOOTH
+            m[f][active] = sums / sums.sum(axis=1, keepdims=True)
+        converged = np.abs(new_prior - prior[active]) < tol
+        prior[active] = np.clip(new_prior, 1e-6, 1 - 1e-6)
+        iterations[active] = iteration
+        active = active[~converged]
+    return [MatchModel(float(prior[d]) if n[d] > 0 else 0.5,
+                       {f: m[f][d].copy() if n[d] > 0 else np.full(k, 1 / k) for f, k in FIELDS.items()},
+                       {f: u[f][d] for f in FIELDS}, int(iterations[d]))
+            for d in range(days)]

@@ -10,12 +10,14 @@ import logging
 from dataclasses import dataclass
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .. import layout, schema
-from ..frames import to_plain_pandas, to_table
+from ..ingest.conversions import first_of_each_id
 from ..layout import partition_values
 from ..storage import Storage
-from .journeys import journeys_for_days
+from .journeys import journey_tables
 from .linker import MatchSettings, link
 
 logger = logging.getLogger(__name__)
@@ -47,18 +49,24 @@ def affected_days(days: list[str]) -> list[str]:
     return sorted({n for d in days for n in neighbour_days(d)})
 
 
-def load_clicks(lake: Storage, days: list[str]) -> pd.DataFrame:
+def load_clicks(lake: Storage, days: list[str]) -> pa.Table:
+    """The curated clicks of those days, one per conversion id, in time order."""
     keys = [k for d in days for k in lake.list_keys(f"{layout.CURATED_CONVERSIONS}dt={d}/")
             if k.endswith(".parquet")]
-    frame = lake.read_parquet(keys, schema.CURATED_CONVERSIONS)
+    table = lake.read_table(keys, schema.CURATED_CONVERSIONS)
     # the same id may arrive in two batches: keep the earliest line of the earliest file
-    frame = frame.sort_values(["conversion_id", "source_file", "source_line"], kind="stable")
-    return frame.drop_duplicates("conversion_id").sort_values("converted_at", kind="stable").reset_index(drop=True)
+    keep = first_of_each_id(table.select(["conversion_id", "source_file", "source_line"])
+                            .to_pandas(types_mapper=pd.ArrowDtype))
+    if keep is not None:
+        table = table.filter(pa.array(keep))
+    return table.take(pc.sort_indices(table, [("converted_at", "ascending")]))  # a stable sort
 
 
-def load_registrations(lake: Storage, days: list[str]) -> pd.DataFrame:
+def load_registrations(lake: Storage, days: list[str]) -> pa.Table:
+    """The curated registrations of those days from every partner, with a partner column, in time order
+    (then file and line order)."""
     wanted = set(days)
-    frames = []
+    tables = []
     keys = [k for k in lake.list_keys(layout.CURATED_REGISTRATIONS) if k.endswith(".parquet")]
     by_partner: dict[str, list[str]] = {}
     for key in keys:
@@ -66,20 +74,24 @@ def load_registrations(lake: Storage, days: list[str]) -> pd.DataFrame:
         if parts.get("dt") in wanted:
             by_partner.setdefault(parts["partner"], []).append(key)
     for partner, partner_keys in sorted(by_partner.items()):
-        frame = lake.read_parquet(partner_keys, schema.CURATED_REGISTRATIONS)
-        frame["partner"] = partner
-        frames.append(frame)
-    if not frames:
-        empty = schema.CURATED_REGISTRATIONS.empty_table().to_pandas(types_mapper=pd.ArrowDtype)
-        empty["partner"] = pd.Series(dtype="string")
-        return empty
-    return pd.concat(frames, ignore_index=True).sort_values(["registered_at", "source_file", "source_line"],
-                                                             kind="stable").reset_index(drop=True)
+        table = lake.read_table(partner_keys, schema.CURATED_REGISTRATIONS)
+        tables.append(table.append_column("partner", pa.array([partner] * table.num_rows, pa.string())))
+    if not tables:
+        return schema.CURATED_REGISTRATIONS.append(pa.field("partner", pa.string())).empty_table()
+    table = pa.concat_tables(tables)
+    return table.take(pc.sort_indices(table, [("registered_at", "ascending"), ("source_file", "ascending"),
+                                              ("source_line", "ascending")]))
 
 
-def load_mapping(lake: Storage) -> pd.DataFrame:
+def load_mapping(lake: Storage) -> pa.Table:
     keys = [k for k in lake.list_keys(layout.CURATED_PAGE_CATEGORIES) if k.endswith(".parquet")]
-    return lake.read_parquet(keys, schema.PAGE_CATEGORIES)
+    return lake.read_table(keys, schema.PAGE_CATEGORIES)
+
+
+def match_columns(table: pa.Table, columns: list[str]) -> pd.DataFrame:
+    """The few columns matching reads, as pandas (times as datetime64[ms], codes as Arrow strings)."""
+    return table.select(columns).to_pandas(types_mapper=lambda t: pd.ArrowDtype(t) if pa.types.is_string(t)
+                                           else None)
 
 
 def match_day(lake: Storage, day: str, settings: MatchSettings = MatchSettings()) -> DayResult:
@@ -95,25 +107,29 @@ def match_days(lake: Storage, days: list[str], settings: MatchSettings = MatchSe
     days = sorted(set(days))
     # Registrations of each day and its neighbours compete for the clicks near midnight; their candidates
     # reach one more day out. Everything a neighbour's run decides about a day it decides the same way.
-    clicks = to_plain_pandas(load_clicks(lake, sorted({n for d in days for n in neighbour_days(d, reach=2)})))
-    registrations = to_plain_pandas(load_registrations(lake, affected_days(days)))
-    links = link(clicks, registrations, settings)
-    by_day = journeys_for_days(days, clicks, registrations, links, load_mapping(lake))
+    clicks = load_clicks(lake, sorted({n for d in days for n in neighbour_days(d, reach=2)}))
+    registrations = load_registrations(lake, affected_days(days))
+    links = link(match_columns(clicks, ["converted_at", "country_code"]),
+                 match_columns(registrations, ["registered_at", "ip_country_code", "residency_country_code"]),
+                 settings)
+    by_day = journey_tables(days, clicks, registrations, links, load_mapping(lake))
     return [_write_day(lake, day, by_day[day], links) for day in days]
 
 
-def _write_day(lake: Storage, day: str, journeys: pd.DataFrame, links) -> DayResult:
+def _write_day(lake: Storage, day: str, journeys: pa.Table, links) -> DayResult:
     """Replace the day's unified partition (late data re-matches a day: no duplicates, no stale links)."""
     prefix = f"{layout.UNIFIED_JOURNEYS}dt={day}/"
     stale = lake.list_keys(prefix)
-    if len(journeys):
-        lake.write_parquet(f"{prefix}journeys.parquet", to_table(journeys, schema.UNIFIED_JOURNEYS))
-    lake.delete([k for k in stale if not k.endswith("/journeys.parquet") or not len(journeys)])
+    if journeys.num_rows:
+        lake.write_parquet(f"{prefix}journeys.parquet", journeys)
+    lake.delete([k for k in stale if not k.endswith("/journeys.parquet") or not journeys.num_rows])
 
-    own_conversions = int(journeys["conversion_id"].notna().sum())
-    linked = int((journeys["conversion_id"].notna() & journeys["partner"].notna()).sum())
-    unmatched = int(journeys["conversion_id"].isna().sum())
+    has_click = pc.is_valid(journeys.column("conversion_id"))
+    has_registration = pc.is_valid(journeys.column("partner"))
+    own_conversions = pc.sum(has_click).as_py() or 0
+    linked = pc.sum(pc.and_(has_click, has_registration)).as_py() or 0
+    unmatched = journeys.num_rows - own_conversions
     model = links.models.get(day)
     logger.info("matched day %s: %s conversions, %s linked, model %s", day, own_conversions, linked,
                 model.describe() if model else None)
-    return DayResult(day, own_conversions, linked + unmatched, linked, unmatched, len(journeys))
+    return DayResult(day, own_conversions, linked + unmatched, linked, unmatched, journeys.num_rows)

@@ -58,9 +58,11 @@ class LocalStorage:
     def write_parquet(self, key: str, table: pa.Table) -> None:
         self._atomic_write(key, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
 
+    def read_table(self, keys: list[str], schema: pa.Schema | None = None) -> pa.Table:
+        return concat_tables([pq.read_table(self._path(k)) for k in keys], schema)
+
     def read_parquet(self, keys: list[str], schema: pa.Schema | None = None) -> pd.DataFrame:
-        tables = [pq.read_table(self._path(k)) for k in keys]
-        return concat_tables(tables, schema).to_pandas(types_mapper=pd.ArrowDtype)
+        return self.read_table(keys, schema).to_pandas(types_mapper=pd.ArrowDtype)
 
     def _atomic_write(self, key: str, write) -> None:
         # write then rename, so a reader never sees half a file

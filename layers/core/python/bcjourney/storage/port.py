@@ -33,5 +33,8 @@ class Storage(Protocol):
 
     def write_parquet(self, key: str, table: pa.Table) -> None: ...
 
+    def read_table(self, keys: list[str], schema: pa.Schema | None = None) -> pa.Table:
+        """Concatenate the files; an empty list gives an empty table with `schema`'s columns."""
+
     def read_parquet(self, keys: list[str], schema: pa.Schema | None = None) -> pd.DataFrame:
-        """Concatenate the files; an empty list gives an empty frame with `schema`'s columns."""
+        """read_table as a pandas frame (Arrow-backed columns)."""

@@ -61,6 +61,8 @@ class S3Storage:
         pq.write_table(table, buffer, compression="zstd")
         self.write_bytes(key, buffer.getvalue())
 
+    def read_table(self, keys: list[str], schema: pa.Schema | None = None) -> pa.Table:
+        return concat_tables([pq.read_table(io.BytesIO(self.read_bytes(k))) for k in keys], schema)
+
     def read_parquet(self, keys: list[str], schema: pa.Schema | None = None) -> pd.DataFrame:
-        tables = [pq.read_table(io.BytesIO(self.read_bytes(k))) for k in keys]
-        return concat_tables(tables, schema).to_pandas(types_mapper=pd.ArrowDtype)
+        return self.read_table(keys, schema).to_pandas(types_mapper=pd.ArrowDtype)
