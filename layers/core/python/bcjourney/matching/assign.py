@@ -6,8 +6,6 @@ assignment almost everywhere; the test suite measures its loss against scipy's l
 
 from __future__ import annotations
 
-from typing import Callable
-
 import numpy as np
 import pandas as pd
 
@@ -16,30 +14,30 @@ import pandas as pd
 NEGLIGIBLE_LOG_ODDS = -16.0
 
 
-def link_confidence(click: np.ndarray, registration: np.ndarray, log_odds: np.ndarray,
-                    share_explained: np.ndarray | float) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
-    """(standalone, contested) probability that each pair is the link; contested is a function of the pair
-    positions wanted, since only the few pairs that can link need it.
+def eligible_pairs(click: np.ndarray, registration: np.ndarray, cell: np.ndarray, log_odds_by_cell: np.ndarray,
+                   share_explained_by_cell: np.ndarray, min_confidence: float) -> pd.DataFrame:
+    """The pairs that may link, with their (standalone, contested) probability of being the link.
 
-    Each candidate's posterior odds r (from the model) compete with 'no click explains this registration',
-    whose odds are (1 - share_explained) / share_explained. Standalone: r / (no-link odds + r), as if the pair
-    had no rivals: it decides whether a link is worth making. Contested: r / (no-link odds + the r of every
-    candidate of its registration + of every other candidate of its click): the confidence reported, lower
-    where clicks and registrations collide in the same seconds.
+    A pair's score depends only on its cell (its registration day and comparison pattern), so everything
+    per pair is looked up in small per-cell tables. Each candidate's posterior odds r (from the model)
+    compete with 'no click explains this registration', whose odds are (1 - share_explained) /
+    share_explained. Standalone: r / (no-link odds + r), as if the pair had no rivals: it decides whether a
+    link is worth making. Contested: r / (no-link odds + the r of every candidate of its registration + of
+    every other candidate of its click): the confidence reported, lower where clicks and registrations
+    collide in the same seconds.
     """
-    odds = np.exp(np.minimum(log_odds, 50.0))
-    odds[log_odds <= NEGLIGIBLE_LOG_ODDS] = 0.0
-    no_link = (1 - share_explained) / share_explained
-    standalone = odds / (no_link + odds)
-    by_registration = np.bincount(registration, weights=odds)
-    by_click = np.bincount(click, weights=odds)
-
-    def contested(pairs: np.ndarray) -> np.ndarray:
-        mine = odds[pairs]
-        rivals = by_registration[registration[pairs]] + by_click[click[pairs]] - mine
-        return mine / (np.broadcast_to(no_link, odds.shape)[pairs] + rivals)
-
-    return standalone, contested
+    odds_by_cell = np.where(log_odds_by_cell > NEGLIGIBLE_LOG_ODDS, np.exp(np.minimum(log_odds_by_cell, 50.0)), 0.0)
+    no_link_by_cell = (1 - share_explained_by_cell) / share_explained_by_cell
+    standalone_by_cell = odds_by_cell / (no_link_by_cell + odds_by_cell)
+    odds = odds_by_cell[cell]
+    rivals_of_registration = np.bincount(registration, weights=odds)
+    rivals_of_click = np.bincount(click, weights=odds)
+    chosen = np.flatnonzero((standalone_by_cell >= min_confidence)[cell])
+    cell, click, registration, odds = cell[chosen], click[chosen], registration[chosen], odds[chosen]
+    rivals = rivals_of_registration[registration] + rivals_of_click[click] - odds
+    return pd.DataFrame({"click": click, "registration": registration, "cell": cell,
+                         "log_odds": log_odds_by_cell[cell], "standalone": standalone_by_cell[cell],
+                         "confidence": odds / (no_link_by_cell[cell] + rivals)})
 
 
 def greedy_one_to_one(pairs: pd.DataFrame, min_confidence: float) -> pd.DataFrame:
@@ -82,7 +80,7 @@ def greedy_one_to_one(pairs: pd.DataFrame, min_confidence: float) -> pd.DataFram
 def _greedy_order_key(log_odds: np.ndarray, registrations: np.ndarray, clicks: np.ndarray) -> np.ndarray:
     """One int64 per pair, ascending in greedy order: higher log-odds first, then earlier registration, then
     earlier click. The log-odds come from a small table (a value per day and pattern), so their ranks are few."""
-    values, rank = np.unique(-log_odds, return_inverse=True)
+    rank, values = pd.factorize(-log_odds, sort=True)  # hashing, then sorting the few distinct values
     n_regs, n_clicks = int(registrations.max()) + 1, int(clicks.max()) + 1
     if len(values) * n_regs * n_clicks >= 2**63:
         order = np.lexsort((clicks, registrations, rank))  # too many to pack: rank them by sorting instead

@@ -27,7 +27,7 @@ class Window:
     # delays below this: every click (a VPN user's click shows another country; the real data has 4 such links
     # at 6-10 s against 1,650 at 0-5 s); from it up to before_s: clicks of the same country only
     any_country_below_s: int = 6
-    nearest_same_country: int = 2  # how many of those same-country clicks, nearest first
+    nearest_same_country: int = 1  # how many of those same-country clicks, nearest first
 
 
 def country_keys(country: np.ndarray, times: np.ndarray) -> np.ndarray:
@@ -39,6 +39,7 @@ class Candidates:
     click: np.ndarray  # positions in the clicks
     registration: np.ndarray  # positions in the registrations
     delay_s: np.ndarray  # registration time - click time
+    n_near: int = 0  # candidate_pairs puts the near-window pairs first: this many
 
 
 def window_pairs(click_times: np.ndarray, registration_times: np.ndarray, min_delay_s: float,
@@ -52,9 +53,11 @@ def window_pairs(click_times: np.ndarray, registration_times: np.ndarray, min_de
     counts = hi - lo
     # positions fit int32 (2 billion rows), which halves the memory traffic of every later pass
     registration = np.repeat(np.arange(len(registration_times), dtype=np.int32), counts)
-    offsets = np.arange(counts.sum(), dtype=np.int32) - np.repeat((np.cumsum(counts) - counts).astype(np.int32), counts)
-    click = np.repeat(lo.astype(np.int32), counts) + offsets
-    return Candidates(click, registration, registration_times[registration] - click_times[click])
+    click = np.arange(counts.sum(), dtype=np.int32)
+    click -= np.repeat((np.cumsum(counts) - counts - lo).astype(np.int32), counts)  # lo + offset in the run
+    delay = registration_times.take(registration)
+    delay -= click_times.take(click)  # in place: fresh memory is what costs here
+    return Candidates(click, registration, delay)
 
 
 class ClickIndex:
@@ -95,7 +98,8 @@ def candidate_pairs(index: ClickIndex, registration_times: np.ndarray, ip_countr
             delay = registration_times[reg] - index.click_times[click]
             keep = (index.click_country[click] == country[reg]) & (delay <= window.before_s)
             parts.append(Candidates(click[keep], reg[keep], delay[keep]))
-    return Candidates(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("click", "registration", "delay_s")))
+    return Candidates(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("click", "registration", "delay_s")),
+                      n_near=len(near.click))
 
 
 def far_pattern_counts(index: ClickIndex, registration_times: np.ndarray, ip_country: np.ndarray,

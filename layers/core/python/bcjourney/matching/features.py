@@ -61,8 +61,16 @@ def background_country_agreement(click_country: np.ndarray, ip_country: np.ndarr
     return click_present * total + (1 - click_present) * missing_click
 
 
+_LUT_LOW, _LUT_HIGH = -1, int(DELAY_EDGES[-1])
+# delay bin of each whole second from _LUT_LOW to _LUT_HIGH; anything beyond falls in the end bins
+_DELAY_BIN_OF_SECOND = (np.searchsorted(DELAY_EDGES, np.arange(_LUT_LOW, _LUT_HIGH + 1), side="right") - 1).astype(np.int8)
+
+
 def delay_bin(delay_s: np.ndarray) -> np.ndarray:
-    return np.searchsorted(DELAY_EDGES, np.floor(delay_s), side="right") - 1
+    """Delay bin of each delay (bins are whole seconds: a delay of 1.9 s is in '1s')."""
+    whole = np.floor(delay_s)
+    np.clip(whole, _LUT_LOW, _LUT_HIGH, out=whole)
+    return _DELAY_BIN_OF_SECOND[(whole - _LUT_LOW).astype(np.int16)]
 
 
 def pattern_code(delay: np.ndarray, ip: np.ndarray, residency: np.ndarray) -> np.ndarray:
@@ -88,5 +96,6 @@ def comparison_patterns(click: np.ndarray, registration: np.ndarray, delay_s: np
 
 
 def agreement_codes(left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    missing = (left < 0) | (right < 0)
-    return np.where(missing, MISSING, np.where(left == right, AGREE, DISAGREE)).astype(np.int8)
+    codes = (left != right).view(np.int8)  # AGREE 0, DISAGREE 1
+    codes[(left < 0) | (right < 0)] = MISSING
+    return codes

@@ -64,13 +64,21 @@ def journey_tables(days: list[str], clicks: pa.Table, registrations: pa.Table, l
     without["match_confidence"] = pa.nulls(len(own_unlinked), pa.float64())
     without["match_rule"] = pa.nulls(len(own_unlinked), pa.string())
 
-    result = pa.concat_tables([_unified(with_clicks, mapping), _unified(without, mapping)])
-    # each day's clicks in time order, then its unlinked registrations: a stable sort on the owning day
-    owner = np.concatenate([click_day[own_clicks], registration_day[own_unlinked]])
-    order = np.argsort(owner, kind="stable")
-    result, owner = result.take(order), owner[order]
-    bounds = np.searchsorted(owner, list(wanted), side="left"), np.searchsorted(owner, list(wanted), side="right")
-    return {day: result.slice(int(lo), int(hi - lo)) for day, lo, hi in zip(wanted.values(), *bounds)}
+    # each day's clicks in time order, then its unlinked registrations
+    parts = [_by_day(_unified(with_clicks, mapping), click_day[own_clicks], wanted),
+             _by_day(_unified(without, mapping), registration_day[own_unlinked], wanted)]
+    return {day: pa.concat_tables([part[day] for part in parts]) for day in days}
+
+
+def _by_day(table: pa.Table, owner: np.ndarray, wanted: dict[int, str]) -> dict[str, pa.Table]:
+    """Slices of the table per owning day; rows keep their order within a day (no copy when the rows are
+    already in day order, as time-sorted inputs give)."""
+    if np.any(owner[1:] < owner[:-1]):
+        order = np.argsort(owner, kind="stable")
+        table, owner = table.take(order), owner[order]
+    numbers = list(wanted)
+    lo, hi = np.searchsorted(owner, numbers, side="left"), np.searchsorted(owner, numbers, side="right")
+    return {wanted[n]: table.slice(int(a), int(b - a)) for n, a, b in zip(numbers, lo, hi)}
 
 
 def journeys_for_days(days: list[str], clicks: pd.DataFrame, registrations: pd.DataFrame, links: Links,

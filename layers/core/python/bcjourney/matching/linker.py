@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .assign import greedy_one_to_one, link_confidence
+from .assign import eligible_pairs, greedy_one_to_one
 from .candidates import ClickIndex, Window, candidate_pairs, far_pattern_counts
 from .features import (AGREE, AGREEMENT_LABELS, COUNTRY_LABELS, DELAY_LABELS, DISAGREE, MISSING, N_AGREEMENT,
                        N_PATTERNS, background_country_agreement, background_delay_distribution,
@@ -25,7 +25,7 @@ class MatchSettings:
 
 @dataclass
 class Links:
-    pairs: pd.DataFrame  # click, registration (positions), delay_s, log_odds, confidence, match_rule
+    pairs: pd.DataFrame  # click, registration (positions), log_odds, standalone, confidence, match_rule
     models: dict[str, MatchModel]  # one per registration day
 
 
@@ -59,13 +59,16 @@ def link(clicks: pd.DataFrame, registrations: pd.DataFrame, settings: MatchSetti
         clicks["country_code"], registrations["ip_country_code"], registrations["residency_country_code"])
     index = ClickIndex(click_times, click_country)
     pairs = candidate_pairs(index, registration_times, ip_country, residency_country, window)
-    click, registration, delay = pairs.click, pairs.registration, pairs.delay_s
-    pattern = comparison_patterns(click, registration, delay, click_country, ip_country, residency_country)
+    n_near = pairs.n_near
+    click, registration = pairs.click, pairs.registration
+    pattern = comparison_patterns(click, registration, pairs.delay_s, click_country, ip_country, residency_country)
+    del pairs
 
     day_number = np.floor(registration_times / DAY_S).astype(np.int64)
     day_of_registration, day_numbers = pd.factorize(day_number, sort=True)
+    day_of_registration = day_of_registration.astype(np.int32)
     n_days = len(day_numbers)
-    near = delay < window.any_country_below_s
+    near = slice(0, n_near)  # the near pairs come first; the far ones are counted below, all of them
     counts = np.bincount(day_of_registration[registration[near]] * N_PATTERNS + pattern[near],
                          minlength=n_days * N_PATTERNS).astype(np.float64)
     counts += far_counts(index, registration_times, ip_country, residency_country, day_of_registration, n_days,
@@ -87,16 +90,12 @@ def link(clicks: pd.DataFrame, registrations: pd.DataFrame, settings: MatchSetti
     share = np.array([share_explained(log_odds_table[d], counts[d], int(registrations_per_day[d]))
                       for d in range(n_days)])
 
-    pair_day = day_of_registration[registration]
-    log_odds = log_odds_table.ravel()[pair_day * N_PATTERNS + pattern]
-    standalone, confidence = link_confidence(click, registration, log_odds, share[pair_day])
-    eligible = np.flatnonzero(standalone >= settings.min_confidence)
-    scored = pd.DataFrame({"click": click[eligible], "registration": registration[eligible],
-                           "delay_s": delay[eligible], "log_odds": log_odds[eligible], "pattern": pattern[eligible],
-                           "standalone": standalone[eligible], "confidence": confidence(eligible)})
+    cell = day_of_registration[registration] * N_PATTERNS + pattern  # the day's model scores the pattern
+    scored = eligible_pairs(click, registration, cell, log_odds_table.ravel(), np.repeat(share, N_PATTERNS),
+                            settings.min_confidence)
     chosen = greedy_one_to_one(scored, settings.min_confidence).reset_index(drop=True)
-    chosen["match_rule"] = rule_names(chosen["pattern"].to_numpy())
-    return Links(chosen, models)
+    chosen["match_rule"] = rule_names(chosen["cell"].to_numpy() % N_PATTERNS)
+    return Links(chosen.drop(columns="cell"), models)
 
 
 def clicks_around_day(index: ClickIndex, day_number: int, window: Window) -> np.ndarray:
