@@ -2,6 +2,7 @@
 
 import numpy as np
 import pandas as pd
+import pytest
 from scipy.optimize import linear_sum_assignment
 
 from bcjourney.matching.assign import greedy_one_to_one
@@ -40,31 +41,33 @@ def synthetic(n_clicks=3000, seed=1, days=2, vpn=0.04, unexplained=0.03, rate=0.
     return clicks, regs
 
 
-def test_candidates_are_every_near_click_and_the_nearest_far_ones_of_the_same_country():
-    # clicks: positions 0..5; registrations at t=1000 (IP US, residency DE) and t=2000 (IP FR)
-    click_times = np.array([995.0, 1006.0, 900.0, 850.0, 800.0, 700.0, 1990.0, 1500.0, 1300.0])
+def test_candidates_are_every_near_click_and_the_nearest_far_one_of_the_same_country():
+    # registrations at t=1000 s (IP US, residency DE) and t=2000 s (IP FR); times in milliseconds
+    seconds = np.array([995, 1003, 900, 850, 800, 700, 1990, 1500, 1300])
     click_country = np.array([3, 4, 0, 0, 0, 1, 3, 2, 2])  # 0 US, 1 DE, 2 FR, 3 HU, 4 NL
-    window = Window(before_s=600, after_s=5, any_country_below_s=11, nearest_same_country=2)
-    pairs = candidate_pairs(ClickIndex(click_times, click_country), np.array([1000.0, 2000.0]),
+    window = Window(before_s=600, after_s=2, any_country_below_s=11, nearest_same_country=1)
+    pairs = candidate_pairs(ClickIndex(seconds * 1000, click_country), np.array([1000, 2000]) * 1000,
                             np.array([0, 2]), np.array([1, -1]), window)
     got = {(int(c), int(r)): float(d) for c, r, d in zip(pairs.click, pairs.registration, pairs.delay_s)}
     assert got == {
         (0, 0): 5.0,  # near: any country
-        (2, 0): 100.0, (3, 0): 150.0,  # far: the two nearest US clicks, not the third (800)
+        (2, 0): 100.0,  # far: the nearest US click only
         (5, 0): 300.0,  # far: the residency's country
         (6, 1): 10.0, (7, 1): 500.0,  # the FR click at 1300 is 700 s before: outside the window
     }
-    # the NL click 6 s after the registration is beyond after_s
+    # the NL click 3 s after the registration is beyond after_s
 
 
-def test_far_pattern_counts_count_every_click_of_the_window():
-    click_times = np.array([1000.0 - d for d in (12, 40, 40, 200, 599, 601)])
-    click_country = np.array([0, 0, 1, 2, 0, 0])
-    far = far_pattern_counts(ClickIndex(click_times, click_country), np.array([1000.0]), np.array([0]),
-                             np.array([2]), Window(before_s=600, any_country_below_s=11))
-    # far bins: 11-30 s, 31-120 s, 121-600 s
-    assert far["total"].tolist() == [[1, 2, 2]]
-    assert far["ip"].tolist() == [[1, 1, 1]]
+@pytest.mark.parametrize("us_id", [0, 250])  # ids depend on what else was loaded: edges must not
+def test_far_pattern_counts_count_every_click_of_the_window_with_exact_edges(us_id):
+    delays = np.array([11, 30.999, 31, 40, 200, 600, 600.001])
+    click_country = np.array([us_id, us_id, us_id, 1, 2, us_id, us_id])
+    far = far_pattern_counts(ClickIndex(np.round((1_713_000_000 - delays) * 1000).astype(np.int64), click_country),
+                             np.array([1_713_000_000_000]), np.array([us_id]), np.array([2]),
+                             Window(before_s=600, any_country_below_s=11))
+    # far bins: 11-30 s, 31-120 s, 121-600 s (600.001 s is outside the window)
+    assert far["total"].tolist() == [[2, 2, 2]]
+    assert far["ip"].tolist() == [[2, 1, 1]]
     assert far["residency"].tolist() == [[0, 0, 1]]
 
 

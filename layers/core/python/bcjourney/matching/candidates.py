@@ -2,9 +2,12 @@
 not clicks x registrations.
 
 Near the registration every click is a candidate (a VPN user's click carries another country). Further
-back only the nearest few clicks of the registration's own IP or residency country are: an unrelated
-country that far away cannot earn a link, and enumerating every click of a busy hour would multiply the
-pairs by twenty. The model still sees the whole window: `far_pattern_counts` counts the pairs left out.
+back only the nearest clicks of the registration's own IP or residency country are: an unrelated country
+that far away cannot earn a link, and enumerating every click of a busy hour would multiply the pairs by
+twenty. The model still sees the whole window: `far_pattern_counts` counts the pairs left out.
+
+Times are integer epoch milliseconds, so every window edge is exact: a click exactly 600 s before falls on
+the same side of the edge whatever else was loaded with it.
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ import numpy as np
 
 from .features import DELAY_EDGES
 
-# Country ids are packed above the time in one float64 key: epoch seconds stay below this (year 2286)
-_COUNTRY_STRIDE = 1e10
+MS = 1000
+# Country ids are packed above the time in one int64 key: epoch milliseconds stay below 2**42 (year 2109)
+_COUNTRY_SHIFT = 42
 
 
 @dataclass(frozen=True)
@@ -30,26 +34,30 @@ class Window:
     nearest_same_country: int = 1  # how many of those same-country clicks, nearest first
 
 
-def country_keys(country: np.ndarray, times: np.ndarray) -> np.ndarray:
-    return country.astype(np.float64) * _COUNTRY_STRIDE + times
+def country_keys(country: np.ndarray, times_ms: np.ndarray) -> np.ndarray:
+    return (country.astype(np.int64) << _COUNTRY_SHIFT) + times_ms
 
 
 @dataclass
 class Candidates:
     click: np.ndarray  # positions in the clicks
     registration: np.ndarray  # positions in the registrations
-    delay_s: np.ndarray  # registration time - click time
+    delay_ms: np.ndarray  # registration time - click time
     n_near: int = 0  # candidate_pairs puts the near-window pairs first: this many
 
+    @property
+    def delay_s(self) -> np.ndarray:
+        return self.delay_ms / MS
 
-def window_pairs(click_times: np.ndarray, registration_times: np.ndarray, min_delay_s: float,
-                 max_delay_s: float) -> Candidates:
-    """Every (click, registration) with min_delay_s <= registration - click <= max_delay_s.
 
-    `click_times` must be sorted; times are epoch seconds (float).
+def window_pairs(click_times: np.ndarray, registration_times: np.ndarray, min_delay_ms: int,
+                 max_delay_ms: int) -> Candidates:
+    """Every (click, registration) with min_delay_ms <= registration - click <= max_delay_ms.
+
+    `click_times` must be sorted; times are epoch milliseconds (int64); click positions are in sorted order.
     """
-    lo = np.searchsorted(click_times, registration_times - max_delay_s, side="left")
-    hi = np.searchsorted(click_times, registration_times - min_delay_s, side="right")
+    lo = np.searchsorted(click_times, registration_times - max_delay_ms, side="left")
+    hi = np.searchsorted(click_times, registration_times - min_delay_ms, side="right")
     counts = hi - lo
     # positions fit int32 (2 billion rows), which halves the memory traffic of every later pass
     registration = np.repeat(np.arange(len(registration_times), dtype=np.int32), counts)
@@ -71,34 +79,35 @@ class ClickIndex:
         self.by_country = np.argsort(keys, kind="stable").astype(np.int32)
         self.country_keys = keys[self.by_country]
 
-    def count_before(self, country: np.ndarray, times: np.ndarray, side: str) -> np.ndarray:
-        """How many clicks of `country` happened before `times` (at or before, with side='right')."""
-        return np.searchsorted(self.country_keys, country_keys(country, times), side=side)
+    def count_at_or_before(self, country: np.ndarray, times: np.ndarray) -> np.ndarray:
+        """How many clicks of `country`, or of a smaller country id, happened at or before `times`."""
+        return np.searchsorted(self.country_keys, country_keys(country, times), side="right")
 
-    def count_all_before(self, times: np.ndarray, side: str) -> np.ndarray:
-        return np.searchsorted(self.times, times, side=side)
+    def count_all_at_or_before(self, times: np.ndarray) -> np.ndarray:
+        return np.searchsorted(self.times, times, side="right")
 
 
-def candidate_pairs(index: ClickIndex, registration_times: np.ndarray, ip_country: np.ndarray, residency_country: np.ndarray, window: Window) -> Candidates:
+def candidate_pairs(index: ClickIndex, registration_times: np.ndarray, ip_country: np.ndarray,
+                    residency_country: np.ndarray, window: Window) -> Candidates:
     """Every click with delay in [-after_s, any_country_below_s), plus the nearest same-country clicks (IP,
     then residency where it differs) with delay in [any_country_below_s, before_s]. Countries are integer
-    ids, -1 where missing."""
-    near = window_pairs(index.times, registration_times, -window.after_s, window.any_country_below_s - 1e-6)
-    parts = [Candidates(index.by_time[near.click], near.registration, near.delay_s)]
+    ids, -1 where missing; times epoch milliseconds."""
+    near = window_pairs(index.times, registration_times, -window.after_s * MS, window.any_country_below_s * MS - 1)
+    parts = [Candidates(index.by_time[near.click], near.registration, near.delay_ms)]
     other_residency = np.where(residency_country == ip_country, -1, residency_country)
     for country in (ip_country, other_residency):
         has = np.flatnonzero(country >= 0).astype(np.int32)
-        # clicks of that country strictly earlier than the near window: the last ones before this position
-        end = index.count_before(country[has], registration_times[has] - window.any_country_below_s, "right")
+        # clicks of that country at least any_country_below_s earlier: the last ones before this position
+        end = index.count_at_or_before(country[has], registration_times[has] - window.any_country_below_s * MS)
         for k in range(1, window.nearest_same_country + 1):
             position = end - k
             ok = position >= 0
             reg, position = has[ok], position[ok]
             click = index.by_country[position]
             delay = registration_times[reg] - index.click_times[click]
-            keep = (index.click_country[click] == country[reg]) & (delay <= window.before_s)
+            keep = (index.click_country[click] == country[reg]) & (delay <= window.before_s * MS)
             parts.append(Candidates(click[keep], reg[keep], delay[keep]))
-    return Candidates(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("click", "registration", "delay_s")),
+    return Candidates(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("click", "registration", "delay_ms")),
                       n_near=len(near.click))
 
 
@@ -109,17 +118,19 @@ def far_pattern_counts(index: ClickIndex, registration_times: np.ndarray, ip_cou
 
     Returns arrays of shape (registrations, far bins); the far bins are those from any_country_below_s on.
     """
-    edges = [e for e in DELAY_EDGES[1:] if window.any_country_below_s <= e <= window.before_s]
+    edges = [int(e) for e in DELAY_EDGES[1:] if window.any_country_below_s <= e <= window.before_s]
     if not edges or edges[0] != window.any_country_below_s:
         raise ValueError("any_country_below_s must be one of the delay bin edges")
-    bounds = np.array(edges + [window.before_s + 1e-6], dtype=np.float64)
+    # a bin [a, b) of whole seconds holds delays a*1000 .. b*1000-1 ms; the last one ends at before_s
+    lower_ms = np.array(edges, dtype=np.int64) * MS
+    upper_ms = np.append(lower_ms[1:] - 1, window.before_s * MS)
 
-    def per_bin(before) -> np.ndarray:
-        # clicks with delay in [a, b): time in (t - b, t - a]
-        at = [before(registration_times - b) for b in bounds]
-        return np.stack([at[i] - at[i + 1] for i in range(len(edges))], axis=1)
+    def per_bin(at_or_before) -> np.ndarray:
+        # clicks with delay in [lo, hi] ms: time in [t - hi, t - lo]
+        return np.stack([at_or_before(registration_times - lo) - at_or_before(registration_times - hi - 1)
+                         for lo, hi in zip(lower_ms, upper_ms)], axis=1)
 
-    total = per_bin(lambda t: index.count_all_before(t, "right"))
+    total = per_bin(index.count_all_at_or_before)
     result = {"total": total}
     other_residency = np.where(residency_country == ip_country, -1, residency_country)
     for name, country in (("ip", ip_country), ("residency", other_residency)):
@@ -128,7 +139,6 @@ def far_pattern_counts(index: ClickIndex, registration_times: np.ndarray, ip_cou
         # searching in key order walks the click keys once instead of jumping between countries
         has = has[np.argsort(country_keys(country[has], registration_times[has]), kind="stable")]
         if len(has):
-            counts[has] = per_bin(lambda t: np.searchsorted(index.country_keys, country_keys(country[has], t[has]),
-                                                            side="right"))
+            counts[has] = per_bin(lambda t: index.count_at_or_before(country[has], t[has]))
         result[name] = counts
     return result

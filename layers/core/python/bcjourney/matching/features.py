@@ -66,9 +66,9 @@ _LUT_LOW, _LUT_HIGH = -1, int(DELAY_EDGES[-1])
 _DELAY_BIN_OF_SECOND = (np.searchsorted(DELAY_EDGES, np.arange(_LUT_LOW, _LUT_HIGH + 1), side="right") - 1).astype(np.int8)
 
 
-def delay_bin(delay_s: np.ndarray) -> np.ndarray:
-    """Delay bin of each delay (bins are whole seconds: a delay of 1.9 s is in '1s')."""
-    whole = np.floor(delay_s)
+def delay_bin(delay_ms: np.ndarray) -> np.ndarray:
+    """Delay bin of each delay in milliseconds (bins are whole seconds: 1.9 s is in '1s')."""
+    whole = np.floor_divide(delay_ms, 1000)
     np.clip(whole, _LUT_LOW, _LUT_HIGH, out=whole)
     return _DELAY_BIN_OF_SECOND[(whole - _LUT_LOW).astype(np.int16)]
 
@@ -86,11 +86,11 @@ def pattern_levels() -> dict[str, np.ndarray]:
             "ip": (codes // N_AGREEMENT) % N_AGREEMENT}
 
 
-def comparison_patterns(click: np.ndarray, registration: np.ndarray, delay_s: np.ndarray,
+def comparison_patterns(click: np.ndarray, registration: np.ndarray, delay_ms: np.ndarray,
                         click_country: np.ndarray, ip_country: np.ndarray, residency_country: np.ndarray) -> np.ndarray:
     """Pattern code of each candidate pair; countries are integer ids, -1 where missing."""
     clicked = click_country[click]
-    return pattern_code(delay_bin(delay_s),
+    return pattern_code(delay_bin(delay_ms),
                         agreement_codes(clicked, ip_country[registration]),
                         agreement_codes(clicked, residency_country[registration]))
 

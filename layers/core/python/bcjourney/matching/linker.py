@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .assign import eligible_pairs, greedy_one_to_one
-from .candidates import ClickIndex, Window, candidate_pairs, far_pattern_counts
+from .candidates import MS, ClickIndex, Window, candidate_pairs, far_pattern_counts
 from .features import (AGREE, AGREEMENT_LABELS, COUNTRY_LABELS, DELAY_LABELS, DISAGREE, MISSING, N_AGREEMENT,
                        N_PATTERNS, background_country_agreement, background_delay_distribution,
                        comparison_patterns, delay_bin, pattern_levels)
@@ -29,8 +29,8 @@ class Links:
     models: dict[str, MatchModel]  # one per registration day
 
 
-def epoch_seconds(times: pd.Series) -> np.ndarray:
-    return times.astype("datetime64[ms]").to_numpy().astype("int64") / 1000.0
+def epoch_milliseconds(times: pd.Series) -> np.ndarray:
+    return times.astype("datetime64[ms]").to_numpy().astype("int64")
 
 
 def country_ids(*columns: pd.Series) -> tuple[list[np.ndarray], int]:
@@ -53,18 +53,18 @@ def link(clicks: pd.DataFrame, registrations: pd.DataFrame, settings: MatchSetti
     Returns one row per link, by position in the two frames.
     """
     window = settings.window
-    click_times = epoch_seconds(clicks["converted_at"])
-    registration_times = epoch_seconds(registrations["registered_at"])
+    click_times = epoch_milliseconds(clicks["converted_at"])
+    registration_times = epoch_milliseconds(registrations["registered_at"])
     (click_country, ip_country, residency_country), n_countries = country_ids(
         clicks["country_code"], registrations["ip_country_code"], registrations["residency_country_code"])
     index = ClickIndex(click_times, click_country)
     pairs = candidate_pairs(index, registration_times, ip_country, residency_country, window)
     n_near = pairs.n_near
     click, registration = pairs.click, pairs.registration
-    pattern = comparison_patterns(click, registration, pairs.delay_s, click_country, ip_country, residency_country)
+    pattern = comparison_patterns(click, registration, pairs.delay_ms, click_country, ip_country, residency_country)
     del pairs
 
-    day_number = np.floor(registration_times / DAY_S).astype(np.int64)
+    day_number = np.floor_divide(registration_times, DAY_S * MS)
     day_of_registration, day_numbers = pd.factorize(day_number, sort=True)
     day_of_registration = day_of_registration.astype(np.int32)
     n_days = len(day_numbers)
@@ -100,8 +100,8 @@ def link(clicks: pd.DataFrame, registrations: pd.DataFrame, settings: MatchSetti
 
 def clicks_around_day(index: ClickIndex, day_number: int, window: Window) -> np.ndarray:
     """Country ids of every click that can be a candidate of a registration of that day."""
-    lo, hi = np.searchsorted(index.times, [day_number * DAY_S - window.before_s,
-                                           (day_number + 1) * DAY_S + window.after_s])
+    lo, hi = np.searchsorted(index.times, [(day_number * DAY_S - window.before_s) * MS,
+                                           ((day_number + 1) * DAY_S + window.after_s) * MS])
     return index.click_country[index.by_time[lo:hi]]
 
 
@@ -121,7 +121,7 @@ def far_counts(index: ClickIndex, registration_times: np.ndarray, ip_country: np
         "other": ip_otherwise * N_AGREEMENT + res_otherwise,
     }
     amount = {"ip": far["ip"], "residency": far["residency"], "other": far["total"] - far["ip"] - far["residency"]}
-    first_bin = int(delay_bin(np.array([window.any_country_below_s]))[0])
+    first_bin = int(delay_bin(np.array([window.any_country_below_s * MS]))[0])
     out = np.zeros(n_days * N_PATTERNS)
     for group, level in country_level.items():
         for b in range(amount[group].shape[1]):

@@ -23,8 +23,9 @@ from .linker import MatchSettings, link
 
 logger = logging.getLogger(__name__)
 
-# Days a backfill matches per pass: each pass reads its days' neighbours once; memory grows with the batch
-BACKFILL_BATCH_DAYS = 31
+# Days a backfill matches per pass: each pass also reads two days of clicks either side, but memory grows with
+# the pass (bench, 1.5M clicks: 8 days a pass 5.3 s and 560 MB peak, 31 days 5.8 s and 1.1 GB)
+BACKFILL_BATCH_DAYS = 8
 
 
 @dataclass
