@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from scipy.optimize import linear_sum_assignment
 
-from bcjourney.matching.assign import greedy_one_to_one
+from bcjourney.matching.assign import greedy_one_to_one, improve_by_swaps
 from bcjourney.matching.candidates import ClickIndex, Window, candidate_pairs, far_pattern_counts
 from bcjourney.matching.journeys import journeys_for_day
 from bcjourney.matching.linker import link
@@ -173,3 +173,26 @@ def test_the_vectorised_greedy_takes_exactly_the_pairs_the_sequential_one_does()
             taken_c.add(c)
             taken_r.add(r)
     assert set(zip(chosen["click"], chosen["registration"])) == reference
+
+
+def test_two_links_trade_partners_when_that_is_likelier_for_both():
+    # click 0 at t, click 1 at t+2 s; registration 0 at t+2 s, registration 1 at t+3 s. Greedy takes the
+    # 0 s pair (click 1, registration 0) first and leaves click 0 a 3 s delay; 2 s + 1 s is likelier.
+    log_odds = {"0s": 9.0, "1s": 8.8, "2s": 6.0, "3s": 4.5}
+    pairs = pd.DataFrame({"click": [0, 0, 1, 1], "registration": [0, 1, 0, 1],
+                          "log_odds": [log_odds["2s"], log_odds["3s"], log_odds["0s"], log_odds["1s"]],
+                          "standalone": [0.9] * 4})
+    greedy = greedy_one_to_one(pairs, 0.5)
+    assert sorted(zip(greedy["click"], greedy["registration"])) == [(0, 1), (1, 0)]
+    improved = improve_by_swaps(pairs, greedy)
+    assert sorted(zip(improved["click"], improved["registration"])) == [(0, 0), (1, 1)]
+
+
+def test_an_equal_trade_puts_the_two_links_in_time_order():
+    # same-second clicks 0 and 1; registration 0 (0 s after) and 1 (1 s after): either way scores the same
+    pairs = pd.DataFrame({"click": [0, 1, 0, 1], "registration": [0, 0, 1, 1], "log_odds": [9.0, 9.0, 8.8, 8.8],
+                          "standalone": [0.9] * 4})
+    crossed = pairs.iloc[[1, 2]]  # click 1 -> registration 0, click 0 -> registration 1
+    improved = improve_by_swaps(pairs, crossed)
+    assert sorted(zip(improved["click"], improved["registration"])) == [(0, 0), (1, 1)]
+    assert improve_by_swaps(pairs, pairs.iloc[[0, 3]]).index.tolist() == [0, 3]  # already in order: kept

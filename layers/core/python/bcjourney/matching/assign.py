@@ -88,3 +88,64 @@ def _greedy_order_key(log_odds: np.ndarray, registrations: np.ndarray, clicks: n
         key[order] = np.arange(len(order))
         return key
     return (rank.astype(np.int64) * n_regs + registrations) * n_clicks + clicks
+
+
+def improve_by_swaps(eligible: pd.DataFrame, chosen: pd.DataFrame, max_rounds: int = 200) -> pd.DataFrame:
+    """Let two links (a -> x, b -> y) trade partners (a -> y, b -> x) when both new pairs are candidates and
+    the trade raises the summed log-odds, or keeps it equal and puts the two in time order.
+
+    Greedy's one blind spot: a click two seconds before registration x and one second before y is taken by
+    whichever pair scores best alone, and the other registration gets the leftover click although the
+    other way round was likelier for both. Measured on generated truth, this pass removes about a third of
+    the wrong links (all in same-country bursts); the set of linked clicks and registrations never changes.
+    """
+    if not len(chosen):
+        return chosen
+    click = eligible["click"].to_numpy().astype(np.int64)
+    registration = eligible["registration"].to_numpy().astype(np.int64)
+    log_odds = eligible["log_odds"].to_numpy()
+    n_clicks, n_registrations = int(click.max()) + 1, int(registration.max()) + 1
+    keys = click * n_registrations + registration
+    by_key = np.argsort(keys, kind="stable")
+    sorted_keys = keys[by_key]
+
+    def row_of(c: np.ndarray, r: np.ndarray) -> np.ndarray:
+        """The eligible row of each (click, registration), -1 if it is not a candidate."""
+        wanted = c * n_registrations + r
+        at = np.minimum(np.searchsorted(sorted_keys, wanted), len(sorted_keys) - 1)
+        return np.where(sorted_keys[at] == wanted, by_key[at], -1)
+
+    link_row = np.full(n_clicks, -1)  # the eligible row of each click's link
+    link_row[chosen["click"].to_numpy()] = row_of(chosen["click"].to_numpy().astype(np.int64),
+                                                  chosen["registration"].to_numpy().astype(np.int64))
+    click_of = np.full(n_registrations, -1)
+    click_of[chosen["registration"].to_numpy()] = chosen["click"].to_numpy()
+    # the candidate pairs (a, y) whose click and registration are both linked: trading never changes that set
+    pool = np.flatnonzero((link_row[click] >= 0) & (click_of[registration] >= 0))
+    rows = pool
+    for _ in range(max_rounds):
+        rows = rows[link_row[click[rows]] != rows]  # not a link itself
+        a, y = click[rows], registration[rows]
+        x, b = registration[link_row[a]], click_of[y]
+        other = row_of(b, x)
+        gain = log_odds[rows] + log_odds[np.maximum(other, 0)] - log_odds[link_row[a]] - log_odds[link_row[b]]
+        in_order = (a < b) == (y < x)
+        good = (other >= 0) & ((gain > 1e-9) | ((np.abs(gain) <= 1e-9) & in_order)) & (a < b)
+        if not good.any():
+            break
+        rows, other, a, b, x, y, gain = (v[good] for v in (rows, other, a, b, x, y, gain))
+        # trades sharing a click conflict: keep those best (then first) for both of their clicks
+        rank = np.empty(len(rows), dtype=np.int64)
+        rank[np.lexsort((b, a, -gain))] = np.arange(len(rows))
+        best = np.full(n_clicks, len(rows))
+        np.minimum.at(best, a, rank)
+        np.minimum.at(best, b, rank)
+        take = (best[a] == rank) & (best[b] == rank)
+        link_row[a[take]], link_row[b[take]] = rows[take], other[take]
+        click_of[y[take]], click_of[x[take]] = a[take], b[take]
+        # only pairs touching what just moved can have changed their gain (or lost to a trade that moved)
+        moved_click, moved_registration = np.zeros(n_clicks, bool), np.zeros(n_registrations, bool)
+        moved_click[a[take]] = moved_click[b[take]] = True
+        moved_registration[x[take]] = moved_registration[y[take]] = True
+        rows = pool[moved_click[click[pool]] | moved_registration[registration[pool]]]
+    return eligible.iloc[np.sort(link_row[link_row >= 0])]
