@@ -58,6 +58,14 @@ def test_an_s3_upload_flows_through_ingest_and_match(aws, monkeypatch):
     assert row["conversion_source_file"] == "conversions/day one.csv"
     assert pd.Timestamp(row["registered_at"]) - pd.Timestamp(row["converted_at"]) == pd.Timedelta(seconds=1)
 
+    # a backfill batch (events/match_days_batch.json): one result per day, the same partition as before
+    batch = json.loads((REPO / "events" / "match_days_batch.json").read_text())
+    results = match.lambda_handler(batch, LocalLambdaContext("match"))["days"]
+    assert [r["day"] for r in results] == batch["days"]
+    assert [r["linked"] for r in results] == [1] + [0] * (len(batch["days"]) - 1)
+    again = runtime.lake.read_parquet(runtime.lake.list_keys("unified/journeys/dt=2024-04-01/"))
+    pd.testing.assert_frame_equal(again, journeys)
+
 
 def test_the_dead_letter_handler_archives_then_queues(aws, monkeypatch):
     from bcjourney.dead_letters import InvalidDeadLetter, correlation_id
