@@ -122,13 +122,12 @@ def far_pattern_counts(index: ClickIndex, registration_times: np.ndarray, ip_cou
     if not edges or edges[0] != window.any_country_below_s:
         raise ValueError("any_country_below_s must be one of the delay bin edges")
     # a bin [a, b) of whole seconds holds delays a*1000 .. b*1000-1 ms; the last one ends at before_s
-    lower_ms = np.array(edges, dtype=np.int64) * MS
-    upper_ms = np.append(lower_ms[1:] - 1, window.before_s * MS)
+    bounds_ms = np.append(np.array(edges, dtype=np.int64) * MS, window.before_s * MS + 1)  # up to before_s exactly
 
     def per_bin(at_or_before) -> np.ndarray:
-        # clicks with delay in [lo, hi] ms: time in [t - hi, t - lo]
-        return np.stack([at_or_before(registration_times - lo) - at_or_before(registration_times - hi - 1)
-                         for lo, hi in zip(lower_ms, upper_ms)], axis=1)
+        # clicks with delay in [lo, next lo): time in (t - next lo, t - lo]; each bound searched once
+        at = [at_or_before(registration_times - bound) for bound in bounds_ms]
+        return np.stack([at[i] - at[i + 1] for i in range(len(edges))], axis=1)
 
     total = per_bin(index.count_all_at_or_before)
     result = {"total": total}

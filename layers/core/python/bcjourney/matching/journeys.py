@@ -95,14 +95,21 @@ def journeys_for_day(day: str, clicks: pd.DataFrame, registrations: pd.DataFrame
 
 def _gather(table: pa.Table, columns: dict[str, str], positions: np.ndarray) -> dict[str, pa.ChunkedArray]:
     """The rows at `positions` (-1: a null row) of the wanted columns, under their unified names."""
-    indices = pa.array(positions, type=pa.int64(), mask=positions < 0)
+    contiguous = len(positions) and positions[0] >= 0 and np.array_equal(
+        positions, np.arange(positions[0], positions[0] + len(positions)))
+    if contiguous:  # a run of days out of time-sorted rows: a zero-copy slice
+        rows = table.slice(int(positions[0]), len(positions))
+    else:
+        indices = pa.array(positions, type=pa.int64(), mask=positions < 0)
     out = {}
     for unified, source in columns.items():
         target = schema.UNIFIED_JOURNEYS.field(unified).type
-        if source in table.column_names:
-            out[unified] = table.column(source).take(indices).cast(target)
-        else:
+        if source not in table.column_names:
             out[unified] = pa.nulls(len(positions), target)
+        elif contiguous:
+            out[unified] = rows.column(source).cast(target)
+        else:
+            out[unified] = table.column(source).take(indices).cast(target)
     return out
 
 

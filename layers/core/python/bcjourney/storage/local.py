@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .port import StorageError
-from .tables import concat_tables
+from .tables import concat_tables, read_parquet_file
 
 
 class LocalStorage:
@@ -59,7 +59,7 @@ class LocalStorage:
         self._atomic_write(key, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
 
     def read_table(self, keys: list[str], schema: pa.Schema | None = None) -> pa.Table:
-        return concat_tables([pq.read_table(self._path(k)) for k in keys], schema)
+        return concat_tables([read_parquet_file(self._path(k), schema) for k in keys], schema)
 
     def read_parquet(self, keys: list[str], schema: pa.Schema | None = None) -> pd.DataFrame:
         return self.read_table(keys, schema).to_pandas(types_mapper=pd.ArrowDtype)

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .port import StorageError
-from .tables import concat_tables
+from .tables import concat_tables, read_parquet_file
 
 
 class S3Storage:
@@ -62,7 +62,7 @@ class S3Storage:
         self.write_bytes(key, buffer.getvalue())
 
     def read_table(self, keys: list[str], schema: pa.Schema | None = None) -> pa.Table:
-        return concat_tables([pq.read_table(io.BytesIO(self.read_bytes(k))) for k in keys], schema)
+        return concat_tables([read_parquet_file(pa.py_buffer(self.read_bytes(k)), schema) for k in keys], schema)
 
     def read_parquet(self, keys: list[str], schema: pa.Schema | None = None) -> pd.DataFrame:
         return self.read_table(keys, schema).to_pandas(types_mapper=pd.ArrowDtype)

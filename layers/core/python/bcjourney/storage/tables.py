@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 
 def concat_tables(tables: list[pa.Table], schema: pa.Schema | None) -> pa.Table:
@@ -14,3 +15,14 @@ def concat_tables(tables: list[pa.Table], schema: pa.Schema | None) -> pa.Table:
         tables = [t.select([n for n in schema.names if n in t.column_names]).cast(
             pa.schema([schema.field(n) for n in schema.names if n in t.column_names])) for t in tables]
     return pa.concat_tables(tables, promote_options="default")
+
+
+def read_parquet_file(source, schema: pa.Schema | None) -> pa.Table:
+    """One Parquet file, only `schema`'s columns (those the file has): unread columns are never decoded."""
+    def opened():  # a buffer is read twice (footer, then columns): a fresh reader each time
+        return pa.BufferReader(source) if isinstance(source, pa.Buffer) else source
+
+    if schema is None:
+        return pq.read_table(opened())
+    present = set(pq.read_schema(opened()).names)
+    return pq.read_table(opened(), columns=[n for n in schema.names if n in present])
