@@ -134,17 +134,17 @@ def test_late_data_rematches_the_day_and_replaces_its_partition(tmp_path):
 
 
 def test_a_backfill_batch_gives_each_day_what_the_state_machine_would(tmp_path):
-    """`bcjourney run` matches days in batches read in one pass; on AWS each day is its own invocation. Both
-    must write the same partitions (a batch once linked 26 registrations differently: window edges that
+    """`bcjourney run` matches days in batches read in one pass, two at a time; on AWS each day is its own
+    invocation. Both must write the same partitions (a batch once linked 26 registrations differently: window edges that
     depended on what else was loaded)."""
     from bcjourney.matching.service import match_day
     from bcjourney.storage import LocalStorage
 
     landing, lake = tmp_path / "landing", tmp_path / "lake"
-    generate(landing, days=5, per_day=2500, seed=9)
-    summary = run(landing, lake)
+    generate(landing, days=10, per_day=1200, seed=9)
+    summary = run(landing, lake, workers=2)  # two batches, each in its own worker process
     days = [d["day"] for d in summary.days if d["rows_written"]]  # the neighbours outside the data write none
-    assert len(days) == 5
+    assert len(days) == 10 and days == sorted(days)
     batched = {day: pd.read_parquet(lake / "unified" / "journeys" / f"dt={day}") for day in days}
     for day in days:
         match_day(LocalStorage(lake), day)  # one day alone, as the match Lambda runs it

@@ -3,7 +3,8 @@
 - ingest: our ingest of a generated conversions file (default about 1 GB) against a plain pyarrow
   CSV-to-Parquet conversion of the same file; plus our peak RSS (target: under 1 GB).
 - match: our matching of generated registrations against clicks, in batches of days as `bcjourney run`
-  matches a backfill (reading, linking, writing each day's unified partition), against DuckDB's ASOF JOIN
+  matches a backfill (the match handler reading, linking and writing each day's unified partition, one worker
+  process per CPU; DuckDB uses as many threads), against DuckDB's ASOF JOIN
   (nearest earlier click of the same country) on the same data, counted only (the issue's baseline) and
   writing its joined rows as day partitions (the same kind of output); plus peak RSS.
 
@@ -13,6 +14,7 @@ Every workload runs in a fresh child process, so its peak RSS is its own.
 from __future__ import annotations
 
 import json
+import os
 import multiprocessing
 import resource
 import shutil
@@ -38,6 +40,10 @@ def _child(target: Callable[..., dict], args: tuple, queue) -> None:
     detail = target(*args)
     seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    # worker processes of its own: the largest of them, counted once per worker (an upper bound on the sum)
+    workers = detail.get("workers", 0) if isinstance(detail, dict) else 0
+    if workers > 1:
+        peak += workers * resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     queue.put((seconds, peak, detail))
 
 
@@ -100,17 +106,16 @@ def pyarrow_csv_to_parquet(path: str, out: str) -> dict:
 
 
 def match_workload(lake: str, days: list[str]) -> dict:
-    """Match every day and write its unified partition, in batches of days as `bcjourney run` does."""
-    from .matching.service import BACKFILL_BATCH_DAYS, match_days
-    from .storage import LocalStorage
+    """Match every day and write its unified partition as `bcjourney run` does: the match handler over
+    batches of days, one worker process per CPU."""
 
-    storage = LocalStorage(lake)
-    linked = registrations = 0
-    for start in range(0, len(days), BACKFILL_BATCH_DAYS):
-        for result in match_days(storage, days[start:start + BACKFILL_BATCH_DAYS]):
-            linked += result.linked
-            registrations += result.registrations
-    return {"registrations": registrations, "linked": linked}
+    from .local.runner import local_environment, match_locally
+
+    workers = os.cpu_count() or 1
+    with local_environment(None, Path(lake)):
+        results = match_locally(days, workers=workers)
+    return {"registrations": sum(r["registrations"] for r in results),
+            "linked": sum(r["linked"] for r in results), "workers": workers}
 
 
 def duckdb_asof_join(lake: str) -> dict:
@@ -118,7 +123,7 @@ def duckdb_asof_join(lake: str) -> dict:
     import duckdb
 
     con = duckdb.connect()
-    con.execute("SET threads = 2")
+    con.execute(f"SET threads = {os.cpu_count() or 1}")  # as many as our workers
     clicks = f"{lake}/curated/conversions/**/*.parquet"
     regs = f"{lake}/curated/broker_registrations/**/*.parquet"
     row = con.execute(
@@ -135,7 +140,7 @@ def duckdb_asof_join_written(lake: str, out: str) -> dict:
     import duckdb
 
     con = duckdb.connect()
-    con.execute("SET threads = 2")
+    con.execute(f"SET threads = {os.cpu_count() or 1}")  # as many as our workers
     clicks = f"{lake}/curated/conversions/**/*.parquet"
     regs = f"{lake}/curated/broker_registrations/**/*.parquet"
     con.execute(

@@ -19,6 +19,8 @@ def cmd_run(args) -> int:
     from .local.runner import run
 
     tqdm = _bar_factory()
+    if tqdm is not None:
+        tqdm.monitor_interval = 0  # no monitor thread: matching forks worker processes
     bars: dict = {}
 
     def progress(stage: str, advance: int, total: int | None) -> None:
@@ -31,7 +33,7 @@ def cmd_run(args) -> int:
         bars[stage].update(advance)
 
     try:
-        summary = run(Path(args.landing), Path(args.lake), progress=progress)
+        summary = run(Path(args.landing), Path(args.lake), progress=progress, workers=args.workers)
     finally:
         for bar in bars.values():
             bar.close()
@@ -130,6 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--landing", required=True, help="landing folder (conversions/, broker/<partner>/, reference/)")
     run.add_argument("--lake", required=True, help="lake folder to write (created if missing)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.add_argument("--workers", type=int, default=None,
+                     help="processes matching batches of days at once (default: one per CPU)")
     run.set_defaults(func=cmd_run)
 
     gen = sub.add_parser("generate", help="realistic synthetic landing data with truth.csv")

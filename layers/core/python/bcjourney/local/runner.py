@@ -3,9 +3,14 @@ handler for every affected day, as the state machine would map it."""
 
 from __future__ import annotations
 
+import functools
 import json
+import multiprocessing
 import os
+import sys
+import threading
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,11 +56,11 @@ def landing_keys(landing: Path) -> tuple[list[str], list[str]]:
 
 
 @contextmanager
-def local_environment(landing: Path, lake: Path) -> Iterator[None]:
+def local_environment(landing: Path | None, lake: Path) -> Iterator[None]:
     """The environment the handlers read, pointing at folders instead of buckets; restored afterwards."""
     values = {
         "LAKE_URI": str(lake),
-        "BCJOURNEY_BUCKET_ROOTS": json.dumps({LANDING_BUCKET: str(landing)}),
+        "BCJOURNEY_BUCKET_ROOTS": json.dumps({LANDING_BUCKET: str(landing)} if landing else {}),
         "MATCH_STATE_MACHINE_ARN": "",
         "IDEMPOTENCY_TABLE": "",  # no DynamoDB here; re-running a key rewrites the same files anyway
         "POWERTOOLS_SERVICE_NAME": "bcjourney-local",
@@ -76,8 +81,10 @@ def local_environment(landing: Path, lake: Path) -> Iterator[None]:
                 os.environ[k] = v
 
 
-def run(landing: Path, lake: Path, *, progress: Callable[[str, int, int | None], None] | None = None) -> RunSummary:
-    """Ingest every landing file, then match every affected day. `progress(stage, advance, total)`."""
+def run(landing: Path, lake: Path, *, progress: Callable[[str, int, int | None], None] | None = None,
+        workers: int | None = None) -> RunSummary:
+    """Ingest every landing file, then match every affected day (`workers` processes, default one per CPU).
+    `progress(stage, advance, total)`."""
     landing, lake = Path(landing).resolve(), Path(lake).resolve()
     if not landing.is_dir():
         raise FileNotFoundError(f"landing folder {landing} does not exist")
@@ -89,7 +96,6 @@ def run(landing: Path, lake: Path, *, progress: Callable[[str, int, int | None],
 
     with local_environment(landing, lake):
         ingest = load_handler_module("ingest")
-        match = load_handler_module("match")
         days: set[str] = set()
         notify("files", 0, len(keys))
         with listening(lambda rows: notify("rows", rows, None)):
@@ -105,12 +111,44 @@ def run(landing: Path, lake: Path, *, progress: Callable[[str, int, int | None],
                     days.update(result["match_days"])
                 notify("files", 1, len(keys))
 
-        match_days = sorted(days)
-        notify("days", 0, len(match_days))
-        for start in range(0, len(match_days), BACKFILL_BATCH_DAYS):
-            batch = match_days[start:start + BACKFILL_BATCH_DAYS]
-            result = match.lambda_handler(match_days_event(batch), LocalLambdaContext("bcjourney-match"))
-            summary.days.extend(result["days"])
-            notify("days", len(batch), len(match_days))
+        summary.days = match_locally(sorted(days), notify, workers=workers)
     summary.seconds = time.monotonic() - started
     return summary
+
+
+def match_locally(days: list[str], notify: Callable[[str, int, int | None], None] | None = None,
+                  workers: int | None = None) -> list[dict]:
+    """The match handler over `days` in batches of BACKFILL_BATCH_DAYS (each batch read and linked in one pass),
+    `workers` batches at a time (default: one per CPU), each worker its own process, as every Lambda invocation
+    is; on AWS the state machine's Map runs days concurrently the same way. Call inside local_environment.
+    Returns one result per day, in day order."""
+    notify = notify or (lambda stage, advance, total: None)
+    batches = [days[start:start + BACKFILL_BATCH_DAYS] for start in range(0, len(days), BACKFILL_BATCH_DAYS)]
+    workers = max(1, min(workers or os.cpu_count() or 1, len(batches)))
+    results: list[dict] = []
+    notify("days", 0, len(days))
+    if workers == 1:
+        for batch in batches:
+            results.extend(invoke_match(batch))
+            notify("days", len(batch), len(days))
+    else:
+        # fork hands each worker the modules already loaded; with another thread alive a forked child could
+        # inherit a held lock (and macOS forbids forking some system libraries), so then workers start afresh
+        method = "fork" if sys.platform == "linux" and threading.active_count() == 1 else "spawn"
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
+            pending = {pool.submit(invoke_match, batch): batch for batch in batches}
+            for done in as_completed(pending):
+                results.extend(done.result())
+                notify("days", len(pending[done]), len(days))
+    return sorted(results, key=lambda result: result["day"])
+
+
+def invoke_match(days: list[str]) -> list[dict]:
+    """One invocation of the match handler for a batch of days (module-level: a worker process runs it)."""
+    match = _handler("match")
+    return match.lambda_handler(match_days_event(days), LocalLambdaContext("bcjourney-match"))["days"]
+
+
+@functools.lru_cache(maxsize=None)
+def _handler(name: str):
+    return load_handler_module(name)
