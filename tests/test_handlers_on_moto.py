@@ -65,6 +65,8 @@ def test_an_s3_upload_flows_through_ingest_and_match(aws, monkeypatch):
     assert [r["linked"] for r in results] == [1] + [0] * (len(batch["days"]) - 1)
     again = runtime.lake.read_parquet(runtime.lake.list_keys("unified/journeys/dt=2024-04-01/"))
     pd.testing.assert_frame_equal(again, journeys)
+    with pytest.raises(ValueError, match="a match event is"):
+        match.lambda_handler({"days": []}, LocalLambdaContext("match"))
 
 
 def test_the_dead_letter_handler_archives_then_queues(aws, monkeypatch):

@@ -196,3 +196,23 @@ def test_an_equal_trade_puts_the_two_links_in_time_order():
     improved = improve_by_swaps(pairs, crossed)
     assert sorted(zip(improved["click"], improved["registration"])) == [(0, 0), (1, 1)]
     assert improve_by_swaps(pairs, pairs.iloc[[0, 3]]).index.tolist() == [0, 3]  # already in order: kept
+
+
+def test_far_clicks_without_a_country_are_counted_as_missing_not_as_another_country():
+    from bcjourney.matching.features import MISSING, N_PATTERNS, delay_bin
+    from bcjourney.matching.linker import far_counts
+
+    # a registration (IP and residency FR, id 0) and one click with no country 20 s before it
+    index = ClickIndex(np.array([1_000_000 - 20_000]), np.array([-1]))
+    counts = far_counts(index, np.array([1_000_000]), np.array([0]), np.array([0]), np.array([0]), 1, Window())
+    bin_11_30 = int(delay_bin(np.array([20_000]))[0])
+    assert np.flatnonzero(counts).tolist() == [bin_11_30 * 9 + MISSING * 3 + MISSING]
+    assert counts.sum() == 1 and len(counts) == N_PATTERNS
+
+
+def test_a_batch_where_no_country_is_known_still_matches():
+    clicks = pd.DataFrame({"converted_at": pd.to_datetime(["2024-04-01 10:00:00"]), "country_code": [None]})
+    regs = pd.DataFrame({"registered_at": pd.to_datetime(["2024-04-01 10:00:01"]), "ip_country_code": [None],
+                         "residency_country_code": [None]})
+    links = link(clicks, regs).pairs
+    assert len(links) <= 1 and links["confidence"].between(0, 1).all()

@@ -21,6 +21,7 @@ tracer = Tracer()
 metrics = Metrics()
 
 RUNTIME: Runtime | None = None
+EVENT_SHAPE = '{"day": "YYYY-MM-DD"} or {"days": ["YYYY-MM-DD", ...]}'
 
 
 @logger.inject_lambda_context(log_event=True)
@@ -28,7 +29,9 @@ RUNTIME: Runtime | None = None
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     runtime = RUNTIME or Runtime.from_environment()
-    days = event["days"] if "days" in event else [event["day"]]
+    days = event["days"] if "days" in event else [event["day"]] if "day" in event else []
+    if not days:
+        raise ValueError(f"a match event is {EVENT_SHAPE}; got {event!r}")
     label = days[0] if len(days) == 1 else f"{days[0]}..{days[-1]}"
     logger.set_correlation_id(f"match-{label}")
     try:

@@ -114,7 +114,7 @@ def candidate_pairs(index: ClickIndex, registration_times: np.ndarray, ip_countr
 def far_pattern_counts(index: ClickIndex, registration_times: np.ndarray, ip_country: np.ndarray,
                        residency_country: np.ndarray, window: Window) -> dict[str, np.ndarray]:
     """Per registration and far delay bin: how many clicks of the whole window fall there, how many of them
-    are of the IP country, and how many of the residency country (where it differs from the IP).
+    are of the IP country, of the residency country (where it differs from the IP), and of no known country.
 
     Returns arrays of shape (registrations, far bins); the far bins are those from any_country_below_s on.
     """
@@ -130,7 +130,8 @@ def far_pattern_counts(index: ClickIndex, registration_times: np.ndarray, ip_cou
         return np.stack([at[i] - at[i + 1] for i in range(len(edges))], axis=1)
 
     total = per_bin(index.count_all_at_or_before)
-    result = {"total": total}
+    # clicks with no country have the id -1, whose keys sort below every country's
+    result = {"total": total, "no_country": per_bin(lambda t: index.count_at_or_before(np.full(len(t), -1), t))}
     other_residency = np.where(residency_country == ip_country, -1, residency_country)
     for name, country in (("ip", ip_country), ("residency", other_residency)):
         counts = np.zeros_like(total)

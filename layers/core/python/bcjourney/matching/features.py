@@ -36,7 +36,7 @@ def background_country_agreement(click_country: np.ndarray, ip_country: np.ndarr
     shares, compared with each registration's own (IP, residency) pair. Countries are small integer ids,
     -1 where missing."""
     present_clicks = click_country[click_country >= 0]
-    share = np.bincount(present_clicks, minlength=n_countries) / max(len(present_clicks), 1)
+    share = np.bincount(present_clicks, minlength=max(n_countries, 1)) / max(len(present_clicks), 1)
     click_present = len(present_clicks) / len(click_country) if len(click_country) else 0.0
     n = len(ip_country)
     if n == 0:

@@ -47,6 +47,8 @@ def country_ids(*columns: pd.Series) -> tuple[list[np.ndarray], int]:
 
 def link(clicks: pd.DataFrame, registrations: pd.DataFrame, settings: MatchSettings = MatchSettings()) -> Links:
     """`clicks` need converted_at and country_code; `registrations` registered_at, ip_ and residency_country_code.
+    Pass both in time order: ties between equal scores go by position (the earlier click with the earlier
+    registration), which the lake's loaders guarantee.
 
     The model is fitted per registration day on that day's registrations and every click of their window, so
     a day's links come out the same whether it is matched alone (with its neighbours loaded) or in a range.
@@ -109,7 +111,8 @@ def far_counts(index: ClickIndex, registration_times: np.ndarray, ip_country: np
                residency_country: np.ndarray, day_of_registration: np.ndarray, n_days: int,
                window: Window) -> np.ndarray:
     """Pattern counts (day x pattern, flattened) of every pair of the far part of the window, most of which
-    are never enumerated: clicks of the IP country, of the residency country, and of any other country."""
+    are never enumerated: clicks of the IP country, of the residency country, with no country, and of any
+    other country."""
     far = far_pattern_counts(index, registration_times, ip_country, residency_country, window)
     ip_ok, res_ok = ip_country >= 0, residency_country >= 0
     ip_otherwise = np.where(ip_ok, DISAGREE, MISSING)
@@ -118,9 +121,11 @@ def far_counts(index: ClickIndex, registration_times: np.ndarray, ip_country: np
     country_level = {
         "ip": AGREE * N_AGREEMENT + res_for_ip_click,
         "residency": ip_otherwise * N_AGREEMENT + AGREE,
+        "no_country": np.full(len(ip_country), MISSING * N_AGREEMENT + MISSING),  # as comparison_patterns says
         "other": ip_otherwise * N_AGREEMENT + res_otherwise,
     }
-    amount = {"ip": far["ip"], "residency": far["residency"], "other": far["total"] - far["ip"] - far["residency"]}
+    amount = {"ip": far["ip"], "residency": far["residency"], "no_country": far["no_country"],
+              "other": far["total"] - far["ip"] - far["residency"] - far["no_country"]}
     first_bin = int(delay_bin(np.array([window.any_country_below_s * MS]))[0])
     out = np.zeros(n_days * N_PATTERNS)
     for group, level in country_level.items():
