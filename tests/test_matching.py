@@ -216,3 +216,18 @@ def test_a_batch_where_no_country_is_known_still_matches():
                          "residency_country_code": [None]})
     links = link(clicks, regs).pairs
     assert len(links) <= 1 and links["confidence"].between(0, 1).all()
+
+
+def test_a_rival_linked_elsewhere_counts_only_as_much_as_that_link_may_be_wrong():
+    from bcjourney.matching.assign import explain_away
+
+    # two same-second clicks, two registrations: either pairing is as likely, so each link is a coin flip
+    pairs = pd.DataFrame({"click": [0, 1, 0, 1], "registration": [0, 0, 1, 1], "log_odds": [5.0] * 4,
+                          "standalone": [0.99] * 4, "odds": [100.0] * 4, "no_link": [0.01] * 4,
+                          "weak_rivals": [0.0] * 4})
+    chosen = pairs.iloc[[0, 3]].assign(confidence=100 / (0.01 + 300))  # every rival counted whole: 1/3
+    refined = explain_away(pairs, chosen, rounds=60)
+    assert np.allclose(refined["confidence"], 0.5, atol=0.01)
+    # a registration with a single candidate: nothing to explain away
+    lone = pairs.iloc[[0]]
+    assert explain_away(lone, lone.assign(confidence=100 / 100.01))["confidence"].item() == 100 / 100.01

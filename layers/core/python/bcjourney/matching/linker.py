@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .assign import eligible_pairs, greedy_one_to_one, improve_by_swaps
+from .assign import eligible_pairs, explain_away, greedy_one_to_one, improve_by_swaps
 from .candidates import MS, ClickIndex, Window, candidate_pairs, far_pattern_counts
 from .features import (AGREE, AGREEMENT_LABELS, COUNTRY_LABELS, DELAY_LABELS, DISAGREE, MISSING, N_AGREEMENT,
                        N_PATTERNS, background_country_agreement, background_delay_distribution,
@@ -95,9 +95,10 @@ def link(clicks: pd.DataFrame, registrations: pd.DataFrame, settings: MatchSetti
     cell = day_of_registration[registration] * N_PATTERNS + pattern  # the day's model scores the pattern
     scored = eligible_pairs(click, registration, cell, log_odds_table.ravel(), np.repeat(share, N_PATTERNS),
                             settings.min_confidence)
-    chosen = improve_by_swaps(scored, greedy_one_to_one(scored, settings.min_confidence)).reset_index(drop=True)
+    chosen = improve_by_swaps(scored, greedy_one_to_one(scored, settings.min_confidence))
+    chosen = explain_away(scored, chosen).reset_index(drop=True)
     chosen["match_rule"] = rule_names(chosen["cell"].to_numpy() % N_PATTERNS)
-    return Links(chosen.drop(columns="cell"), models)
+    return Links(chosen.drop(columns=["cell", "odds", "no_link", "weak_rivals"]), models)
 
 
 def clicks_around_day(index: ClickIndex, day_number: int, window: Window) -> np.ndarray:
