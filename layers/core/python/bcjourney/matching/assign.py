@@ -81,6 +81,19 @@ def greedy_one_to_one(pairs: pd.DataFrame, min_confidence: float) -> pd.DataFram
     return eligible[keep]
 
 
+class _RowsBy:
+    """The rows of each value of a column, for looking up the rows of a few values without a full scan."""
+
+    def __init__(self, values: np.ndarray, rows: np.ndarray):
+        order = np.argsort(values, kind="stable")
+        self.values, self.rows = values[order], rows[order]
+
+    def rows_of(self, wanted: np.ndarray) -> np.ndarray:
+        lo, hi = np.searchsorted(self.values, wanted, "left"), np.searchsorted(self.values, wanted, "right")
+        counts = hi - lo
+        return self.rows[np.repeat(lo, counts) + np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)]
+
+
 def _greedy_order_key(log_odds: np.ndarray, registrations: np.ndarray, clicks: np.ndarray) -> np.ndarray:
     """One int64 per pair, ascending in greedy order: higher log-odds first, then earlier registration, then
     earlier click. The log-odds come from a small table (a value per day and pattern), so their ranks are few."""
@@ -126,6 +139,7 @@ def improve_by_swaps(eligible: pd.DataFrame, chosen: pd.DataFrame, max_rounds: i
     click_of[chosen["registration"].to_numpy()] = chosen["click"].to_numpy()
     # the candidate pairs (a, y) whose click and registration are both linked: trading never changes that set
     pool = np.flatnonzero((link_row[click] >= 0) & (click_of[registration] >= 0))
+    by_click, by_registration = _RowsBy(click[pool], pool), _RowsBy(registration[pool], pool)
     # First round: greedy took each link when it was the best left for its click and its registration, so a
     # trade can only pay if one of its two new pairs scores at least the link its click gives up; one of
     # the two rows naming the trade passes this, and it drops nine in ten rows.
@@ -154,10 +168,8 @@ def improve_by_swaps(eligible: pd.DataFrame, chosen: pd.DataFrame, max_rounds: i
         link_row[a[take]], link_row[b[take]] = rows[take], other[take]
         click_of[y[take]], click_of[x[take]] = a[take], b[take]
         # only pairs touching what just moved can have changed their gain (or lost to a trade that moved)
-        moved_click, moved_registration = np.zeros(n_clicks, bool), np.zeros(n_registrations, bool)
-        moved_click[a[take]] = moved_click[b[take]] = True
-        moved_registration[x[take]] = moved_registration[y[take]] = True
-        rows = pool[moved_click[click[pool]] | moved_registration[registration[pool]]]
+        rows = np.unique(np.concatenate([by_click.rows_of(np.concatenate([a[take], b[take]])),
+                                         by_registration.rows_of(np.concatenate([x[take], y[take]]))]))
     return eligible.iloc[np.sort(link_row[link_row >= 0])]
 
 
@@ -175,7 +187,8 @@ def explain_away(eligible: pd.DataFrame, chosen: pd.DataFrame, rounds: int = 10)
     """
     if not len(chosen):
         return chosen
-    rival = ~eligible.index.isin(chosen.index)  # the eligible pairs that are not links
+    rival = np.ones(len(eligible), dtype=bool)  # the eligible pairs that are not links
+    rival[eligible.index.get_indexer(chosen.index)] = False
     click = eligible["click"].to_numpy()[rival].astype(np.int64)
     registration = eligible["registration"].to_numpy()[rival].astype(np.int64)
     odds = eligible["odds"].to_numpy()[rival]
