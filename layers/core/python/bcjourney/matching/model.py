@@ -1,7 +1,8 @@
 """Fellegi-Sunter model: m and u probabilities of each comparison level; m learned by EM from the data.
 
-EM runs on the counts of each distinct comparison pattern (delay bin x IP agreement x residency agreement:
-99 patterns), not on the pairs, so its cost does not grow with the number of candidate pairs.
+Two fields: the delay bin (11 levels) and the joint agreement of IP and residency country with the click's
+country (9 levels). EM runs on the counts of each of the 99 comparison patterns, not on the pairs, so its cost
+does not grow with the number of candidate pairs.
 """
 
 from __future__ import annotations
@@ -35,13 +36,6 @@ class MatchModel:
         return {"prior": round(self.prior, 6), "iterations": self.iterations,
                 **{f"{f}_m": dict(zip(labels[f], np.round(self.m[f], 6).tolist())) for f in FIELDS},
                 **{f"{f}_u": dict(zip(labels[f], np.round(self.u[f], 6).tolist())) for f in FIELDS}}
-
-
-def fit_em(pattern_counts: np.ndarray, n_registrations: int, u: dict[str, np.ndarray],
-           max_iter: int = 500, tol: float = 1e-9) -> MatchModel:
-    """One day's model: see fit_em_days."""
-    return fit_em_days(pattern_counts[None, :], np.array([n_registrations]), {f: u[f][None, :] for f in FIELDS},
-                       max_iter, tol)[0]
 
 
 def fit_em_days(pattern_counts: np.ndarray, n_registrations: np.ndarray, u: dict[str, np.ndarray],
