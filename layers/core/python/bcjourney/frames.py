@@ -14,20 +14,3 @@ def to_table(frame: pd.DataFrame, table_schema: pa.Schema) -> pa.Table:
         for f in table_schema
     ]
     return pa.Table.from_arrays(arrays, schema=table_schema)
-
-
-_PLAIN = {"int64": "Int64", "int32": "Int64", "bool": "boolean", "double": "Float64"}
-
-
-def to_plain_pandas(frame: pd.DataFrame) -> pd.DataFrame:
-    """Arrow-backed columns to pandas' own dtypes, which numpy-heavy code expects."""
-    out = frame.copy()
-    for column in out.columns:
-        dtype = out[column].dtype
-        if isinstance(dtype, pd.ArrowDtype):
-            kind = str(dtype.pyarrow_dtype)
-            if kind.startswith("timestamp"):
-                out[column] = out[column].astype("datetime64[ms]")
-            else:
-                out[column] = out[column].astype(_PLAIN.get(kind, "string"))
-    return out
