@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .candidates import positions_in_runs
+
 
 # Pairs this unlikely neither link nor compete (their odds, summed over hundreds of rivals, stay < 1e-4)
 NEGLIGIBLE_LOG_ODDS = -16.0
@@ -90,8 +92,7 @@ class _RowsBy:
 
     def rows_of(self, wanted: np.ndarray) -> np.ndarray:
         lo, hi = np.searchsorted(self.values, wanted, "left"), np.searchsorted(self.values, wanted, "right")
-        counts = hi - lo
-        return self.rows[np.repeat(lo, counts) + np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)]
+        return self.rows[positions_in_runs(lo, hi - lo)]
 
 
 def _greedy_order_key(log_odds: np.ndarray, registrations: np.ndarray, clicks: np.ndarray) -> np.ndarray:

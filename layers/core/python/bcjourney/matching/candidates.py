@@ -38,6 +38,19 @@ def country_keys(country: np.ndarray, times_ms: np.ndarray) -> np.ndarray:
     return (country.astype(np.int64) << _COUNTRY_SHIFT) + times_ms
 
 
+def residency_unless_ip(ip_country: np.ndarray, residency_country: np.ndarray) -> np.ndarray:
+    """The residency country where it differs from the IP country, else -1: its clicks are a group of their
+    own only then (where both are the same, those clicks are the IP country's)."""
+    return np.where(residency_country == ip_country, -1, residency_country)
+
+
+def positions_in_runs(starts: np.ndarray, counts: np.ndarray, dtype=np.int64) -> np.ndarray:
+    """Every position of the runs [start, start + count), run after run."""
+    positions = np.arange(counts.sum(), dtype=dtype)
+    positions -= np.repeat((np.cumsum(counts) - counts - starts).astype(dtype), counts)
+    return positions
+
+
 @dataclass
 class Candidates:
     click: np.ndarray  # positions in the clicks
@@ -61,8 +74,7 @@ def window_pairs(click_times: np.ndarray, registration_times: np.ndarray, min_de
     counts = hi - lo
     # positions fit int32 (2 billion rows), which halves the memory traffic of every later pass
     registration = np.repeat(np.arange(len(registration_times), dtype=np.int32), counts)
-    click = np.arange(counts.sum(), dtype=np.int32)
-    click -= np.repeat((np.cumsum(counts) - counts - lo).astype(np.int32), counts)  # lo + offset in the run
+    click = positions_in_runs(lo, counts, np.int32)
     delay = registration_times.take(registration)
     delay -= click_times.take(click)  # in place: fresh memory is what costs here
     return Candidates(click, registration, delay)
@@ -94,7 +106,7 @@ def candidate_pairs(index: ClickIndex, registration_times: np.ndarray, ip_countr
     ids, -1 where missing; times epoch milliseconds."""
     near = window_pairs(index.times, registration_times, -window.after_s * MS, window.any_country_below_s * MS - 1)
     parts = [Candidates(index.by_time[near.click], near.registration, near.delay_ms)]
-    other_residency = np.where(residency_country == ip_country, -1, residency_country)
+    other_residency = residency_unless_ip(ip_country, residency_country)
     for country in (ip_country, other_residency):
         has = np.flatnonzero(country >= 0).astype(np.int32)
         # clicks of that country at least any_country_below_s earlier: the last ones before this position
@@ -132,7 +144,7 @@ def far_pattern_counts(index: ClickIndex, registration_times: np.ndarray, ip_cou
     total = per_bin(index.count_all_at_or_before)
     # clicks with no country have the id -1, whose keys sort below every country's
     result = {"total": total, "no_country": per_bin(lambda t: index.count_at_or_before(np.full(len(t), -1), t))}
-    other_residency = np.where(residency_country == ip_country, -1, residency_country)
+    other_residency = residency_unless_ip(ip_country, residency_country)
     for name, country in (("ip", ip_country), ("residency", other_residency)):
         counts = np.zeros_like(total)
         has = np.flatnonzero(country >= 0)

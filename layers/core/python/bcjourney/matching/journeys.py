@@ -127,9 +127,13 @@ def _unified(columns: dict[str, pa.Array], mapping: pa.Table) -> pa.Table:
     return pa.table({f.name: columns[f.name] for f in schema.UNIFIED_JOURNEYS}, schema=schema.UNIFIED_JOURNEYS)
 
 
+def column_milliseconds(times: pa.ChunkedArray) -> np.ndarray:
+    """Epoch milliseconds of an Arrow timestamp column (the lake stores ms; other units are converted)."""
+    return pc.cast(pc.cast(times, pa.timestamp("ms"), safe=False), pa.int64()).to_numpy(zero_copy_only=False)
+
+
 def _day_numbers(times: pa.ChunkedArray) -> np.ndarray:
-    milliseconds = pc.cast(pc.cast(times, pa.timestamp("ms"), safe=False), pa.int64()).to_numpy(zero_copy_only=False)
-    return np.floor_divide(milliseconds, _DAY_MS)
+    return np.floor_divide(column_milliseconds(times), _DAY_MS)
 
 
 def _to_arrow(frame: pd.DataFrame) -> pa.Table:

@@ -18,7 +18,7 @@ from .. import layout, schema
 from ..ingest.conversions import first_of_each_id
 from ..layout import partition_values
 from ..storage import Storage
-from .journeys import CLICK_COLUMNS, REGISTRATION_COLUMNS, journey_tables
+from .journeys import CLICK_COLUMNS, REGISTRATION_COLUMNS, column_milliseconds, journey_tables
 from .linker import MatchSettings, link
 
 logger = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ REGISTRATION_COLUMNS_READ = pa.schema([schema.CURATED_REGISTRATIONS.field(c) for
                                        if c != "partner"])
 
 # Days a backfill matches per pass: each pass also reads two days of clicks either side, but memory grows with
-# the pass (bench, 1.5M clicks: 8 days a pass 5.3 s and 560 MB peak, 31 days 5.8 s and 1.1 GB)
+# the pass (bench, 1.5M clicks, one process: 8 days a pass 5.3 s and 560 MB peak, 31 days 5.8 s and 1.1 GB)
 BACKFILL_BATCH_DAYS = 8
 
 
@@ -66,7 +66,7 @@ def load_clicks(lake: Storage, days: list[str]) -> pa.Table:
                             .to_pandas(types_mapper=pd.ArrowDtype))
     if keep is not None:
         table = table.filter(pa.array(keep))
-    return _in_order(table, _milliseconds(table.column("converted_at")))
+    return _in_order(table, column_milliseconds(table.column("converted_at")))
 
 
 def load_registrations(lake: Storage, days: list[str]) -> pa.Table:
@@ -87,12 +87,8 @@ def load_registrations(lake: Storage, days: list[str]) -> pa.Table:
         return REGISTRATION_COLUMNS_READ.append(pa.field("partner", pa.string())).empty_table()
     table = pa.concat_tables(tables)
     files, _ = pd.factorize(table.column("source_file").to_pandas(types_mapper=pd.ArrowDtype), sort=True)
-    return _in_order(table, _milliseconds(table.column("registered_at")), files,
+    return _in_order(table, column_milliseconds(table.column("registered_at")), files,
                      table.column("source_line").to_numpy())
-
-
-def _milliseconds(times: pa.ChunkedArray) -> np.ndarray:
-    return pc.cast(times, pa.int64()).to_numpy()
 
 
 def _in_order(table: pa.Table, *keys: np.ndarray) -> pa.Table:
