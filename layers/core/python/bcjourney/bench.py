@@ -118,40 +118,37 @@ def match_workload(lake: str, days: list[str]) -> dict:
             "linked": sum(r["linked"] for r in results), "workers": workers}
 
 
-def duckdb_asof_join(lake: str) -> dict:
-    """The baseline: for each registration, the nearest earlier click of the same country (ASOF JOIN)."""
+def _asof_join(lake: str):
+    """A DuckDB connection with as many threads as our workers, and the baseline's FROM clause: each
+    registration with the nearest earlier click of the same country (ASOF JOIN)."""
     import duckdb
 
     con = duckdb.connect()
-    con.execute(f"SET threads = {os.cpu_count() or 1}")  # as many as our workers
+    con.execute(f"SET threads = {os.cpu_count() or 1}")
     clicks = f"{lake}/curated/conversions/**/*.parquet"
     regs = f"{lake}/curated/broker_registrations/**/*.parquet"
-    row = con.execute(
-        "SELECT count(*), count(c.conversion_id) FROM read_parquet(?) r ASOF LEFT JOIN read_parquet(?) c "
-        "ON r.ip_country_code = c.country_code AND r.registered_at >= c.converted_at",
-        [regs, clicks],
-    ).fetchone()
+    return con, (f"FROM read_parquet('{regs}') r ASOF LEFT JOIN read_parquet('{clicks}') c "
+                 "ON r.ip_country_code = c.country_code AND r.registered_at >= c.converted_at")
+
+
+def duckdb_asof_join(lake: str) -> dict:
+    """The baseline: the ASOF JOIN, counted."""
+    con, joined = _asof_join(lake)
+    row = con.execute(f"SELECT count(*), count(c.conversion_id) {joined}").fetchone()
     return {"registrations": row[0], "linked": row[1]}
 
 
 def duckdb_asof_join_written(lake: str, out: str) -> dict:
     """The same ASOF JOIN writing what it joined as day partitions of Parquet, as our match writes
     unified/journeys: the baseline for the same input and the same kind of output."""
-    import duckdb
-
-    con = duckdb.connect()
-    con.execute(f"SET threads = {os.cpu_count() or 1}")  # as many as our workers
-    clicks = f"{lake}/curated/conversions/**/*.parquet"
-    regs = f"{lake}/curated/broker_registrations/**/*.parquet"
+    con, joined = _asof_join(lake)
     con.execute(
         "COPY (SELECT c.conversion_id, c.session_id, c.is_mobile, c.ui_element, c.measurement_category, "
         "c.converted_at, c.country_code, r.registered_at, r.ip_country_code, r.residency_country_code, "
         "r.important_score, epoch(r.registered_at) - epoch(c.converted_at) AS registration_delay_s, "
         "c.source_file AS conversion_source_file, c.source_line AS conversion_source_line, "
         "r.source_file AS broker_source_file, r.source_line AS broker_source_line, "
-        "strftime(r.registered_at, '%Y-%m-%d') AS dt "
-        f"FROM read_parquet('{regs}') r ASOF LEFT JOIN read_parquet('{clicks}') c "
-        "ON r.ip_country_code = c.country_code AND r.registered_at >= c.converted_at) "
+        f"strftime(r.registered_at, '%Y-%m-%d') AS dt {joined}) "
         f"TO '{out}' (FORMAT parquet, PARTITION_BY (dt), COMPRESSION zstd)")
     return {}
 
