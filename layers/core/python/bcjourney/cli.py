@@ -119,7 +119,8 @@ def cmd_bench(args) -> int:
     from .bench import run_benchmarks
 
     only = set(args.only.split(",")) if args.only else None
-    run_benchmarks(ingest_mb=args.ingest_mb, match_clicks=args.match_clicks, seed=args.seed,
+    run_benchmarks(ingest_mb=args.ingest_mb, match_clicks=args.match_clicks,
+                   match_registrations=args.match_registrations, seed=args.seed,
                    workdir=Path(args.workdir) if args.workdir else None, only=only)
     return 0
 
@@ -160,7 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="benchmarks, each as a ratio to its baseline measured in the same run")
     bench.add_argument("--ingest-mb", type=int, default=1024, help="size of the generated conversions file")
-    bench.add_argument("--match-clicks", type=int, default=1_500_000, help="clicks to match (about 2/3 register)")
+    bench.add_argument("--match-clicks", type=int, default=1_500_000, help="clicks to match against")
+    bench.add_argument("--match-registrations", type=int, default=1_000_000, help="registrations to match")
     bench.add_argument("--only", help="comma-separated: ingest,match")
     bench.add_argument("--seed", type=int, default=7)
     bench.add_argument("--workdir", help="keep the generated data here (default: a temporary folder)")
