@@ -164,6 +164,11 @@ def duckdb_asof_join_written(lake: str, out: str) -> dict:
     return {}
 
 
+# Registrations per click the generator gives at its default rate of 0.95 (bots and repeated clicks never register;
+# a few registrations have no click)
+_REGISTRATIONS_PER_CLICK_AT_DEFAULT = 0.968
+
+
 def prepare_match_lake(workdir: Path, clicks: int, registrations: int, seed: int) -> tuple[Path, list[str]]:
     """Generated landing data of about `clicks` clicks and `registrations` registrations, ingested into a lake
     (not timed)."""

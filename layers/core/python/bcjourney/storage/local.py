@@ -9,10 +9,9 @@ from typing import BinaryIO, Iterable
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from .port import StorageError
-from .tables import concat_tables, read_parquet_file
+from .tables import concat_tables, read_parquet_file, write_parquet_file
 
 
 class LocalStorage:
@@ -56,7 +55,7 @@ class LocalStorage:
             self._path(key).unlink(missing_ok=True)
 
     def write_parquet(self, key: str, table: pa.Table) -> None:
-        self._atomic_write(key, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+        self._atomic_write(key, lambda tmp: write_parquet_file(table, tmp))
 
     def read_table(self, keys: list[str], schema: pa.Schema | None = None) -> pa.Table:
         return concat_tables([read_parquet_file(self._path(k), schema) for k in keys], schema)

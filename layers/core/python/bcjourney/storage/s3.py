@@ -10,10 +10,9 @@ from awswrangler.s3._fs import open_s3_object  # wrangler's block-streaming read
 import boto3
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from .port import StorageError
-from .tables import concat_tables, read_parquet_file
+from .tables import concat_tables, read_parquet_file, write_parquet_file
 
 
 class S3Storage:
@@ -58,7 +57,7 @@ class S3Storage:
 
     def write_parquet(self, key: str, table: pa.Table) -> None:
         buffer = io.BytesIO()
-        pq.write_table(table, buffer, compression="zstd")
+        write_parquet_file(table, buffer)
         self.write_bytes(key, buffer.getvalue())
 
     def read_table(self, keys: list[str], schema: pa.Schema | None = None) -> pa.Table:
