@@ -150,3 +150,17 @@ def test_a_backfill_batch_gives_each_day_what_the_state_machine_would(tmp_path):
         match_day(LocalStorage(lake), day)  # one day alone, as the match Lambda runs it
         alone = pd.read_parquet(lake / "unified" / "journeys" / f"dt={day}")
         pd.testing.assert_frame_equal(alone, batched[day])
+
+
+def test_a_backfill_is_cut_into_even_runs_of_days_one_round_per_worker():
+    from bcjourney.local.runner import backfill_batches
+    from bcjourney.matching.service import BACKFILL_BATCH_DAYS
+
+    days = [d.strftime("%Y-%m-%d") for d in pd.date_range("2024-04-01", periods=60)]
+    batches = backfill_batches(days, workers=2)
+    assert sum(batches, []) == days  # every day once, in order, each batch a run of consecutive days
+    assert len(batches) % 2 == 0 and max(map(len, batches)) <= BACKFILL_BATCH_DAYS
+    assert sum(map(len, batches[0::2])) == sum(map(len, batches[1::2]))  # both workers get 30 days
+    assert [len(b) for b in backfill_batches(days[:7], workers=2)] == [4, 3]  # a short run still uses both
+    assert backfill_batches(days[:3], workers=8) == [[d] for d in days[:3]]
+    assert backfill_batches([], workers=2) == []

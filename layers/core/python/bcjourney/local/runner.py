@@ -4,6 +4,7 @@ handler for every affected day, as the state machine would map it."""
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import multiprocessing
 import os
@@ -118,13 +119,14 @@ def run(landing: Path, lake: Path, *, progress: Callable[[str, int, int | None],
 
 def match_locally(days: list[str], notify: Callable[[str, int, int | None], None] | None = None,
                   workers: int | None = None) -> list[dict]:
-    """The match handler over `days` in batches of BACKFILL_BATCH_DAYS (each batch read and linked in one pass),
+    """The match handler over `days` in batches (see backfill_batches; each batch read and linked in one pass),
     `workers` batches at a time (default: one per CPU), each worker its own process, as every Lambda invocation
     is; on AWS the state machine's Map runs days concurrently the same way. Call inside local_environment.
     Returns one result per day, in day order."""
     notify = notify or (lambda stage, advance, total: None)
-    batches = [days[start:start + BACKFILL_BATCH_DAYS] for start in range(0, len(days), BACKFILL_BATCH_DAYS)]
-    workers = max(1, min(workers or os.cpu_count() or 1, len(batches)))
+    workers = max(1, workers or os.cpu_count() or 1)
+    batches = backfill_batches(days, workers)
+    workers = min(workers, len(batches))
     results: list[dict] = []
     notify("days", 0, len(days))
     if workers == 1:
@@ -141,6 +143,19 @@ def match_locally(days: list[str], notify: Callable[[str, int, int | None], None
                 results.extend(done.result())
                 notify("days", len(pending[done]), len(days))
     return sorted(results, key=lambda result: result["day"])
+
+
+def backfill_batches(days: list[str], workers: int) -> list[list[str]]:
+    """Runs of consecutive days, at most BACKFILL_BATCH_DAYS each, as many as a multiple of `workers` and as
+    even as can be, so every worker gets the same number of days (60 days on 2 workers: 8 batches of 7 or 8,
+    where cutting at 8 gave one worker 32 days and the other 28)."""
+    if not days:
+        return []
+    rounds = -(-len(days) // (BACKFILL_BATCH_DAYS * workers))
+    count = min(len(days), rounds * workers)
+    size, extra = divmod(len(days), count)
+    bounds = list(itertools.accumulate((size + (k < extra) for k in range(count)), initial=0))
+    return [days[bounds[k]:bounds[k + 1]] for k in range(count)]
 
 
 def invoke_match(days: list[str]) -> list[dict]:

@@ -43,7 +43,8 @@ def eligible_pairs(click: np.ndarray, registration: np.ndarray, cell: np.ndarray
     return pd.DataFrame({"click": click, "registration": registration, "cell": cell,
                          "log_odds": log_odds_by_cell[cell], "standalone": standalone_by_cell[cell],
                          "confidence": odds / (no_link_by_cell[cell] + rivals), "odds": odds,
-                         "no_link": no_link_by_cell[cell], "weak_rivals": rivals - eligible_rivals})
+                         "no_link": no_link_by_cell[cell], "weak_rivals": rivals - eligible_rivals},
+                        copy=False)  # fresh arrays, nobody else's: no need to copy them into one block
 
 
 def greedy_one_to_one(pairs: pd.DataFrame, min_confidence: float) -> pd.DataFrame:
