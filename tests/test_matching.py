@@ -231,3 +231,29 @@ def test_a_rival_linked_elsewhere_counts_only_as_much_as_that_link_may_be_wrong(
     # a registration with a single candidate: nothing to explain away
     lone = pairs.iloc[[0]]
     assert explain_away(lone, lone.assign(confidence=100 / 100.01))["confidence"].item() == 100 / 100.01
+
+
+def test_em_recovers_the_model_that_generated_the_pattern_counts_and_each_day_fits_as_alone():
+    from bcjourney.matching.features import FIELDS, pattern_levels
+    from bcjourney.matching.model import fit_em_days
+
+    rng = np.random.default_rng(4)
+    levels = pattern_levels()
+    days = 3
+    truth_m = {f: rng.dirichlet(np.ones(k) * 0.7, size=days) for f, k in FIELDS.items()}
+    u = {f: rng.dirichlet(np.ones(k) * 3, size=days) for f, k in FIELDS.items()}
+    prior = np.array([0.05, 0.2, 0.01])  # a dense day has few links among many pairs
+    n_pairs = np.array([2e6, 3e5, 8e6])
+    link_share = np.prod([truth_m[f][:, levels[f]] for f in FIELDS], axis=0)
+    other_share = np.prod([u[f][:, levels[f]] for f in FIELDS], axis=0)
+    counts = n_pairs[:, None] * (prior[:, None] * link_share + (1 - prior[:, None]) * other_share)
+
+    fitted = fit_em_days(counts, (prior * n_pairs).astype(int), u)
+    for d, model in enumerate(fitted):
+        assert model.prior == pytest.approx(prior[d], rel=1e-3)
+        for f in FIELDS:
+            np.testing.assert_allclose(model.m[f], truth_m[f][d], atol=1e-4)
+        assert model.iterations < 1000  # converged, well before the cap
+    # a day fitted alone gets exactly the model it gets beside other days
+    alone = fit_em_days(counts[1:2], (prior[1:2] * n_pairs[1:2]).astype(int), {f: u[f][1:2] for f in FIELDS})[0]
+    assert alone.prior == fitted[1].prior and all(np.array_equal(alone.m[f], fitted[1].m[f]) for f in FIELDS)
