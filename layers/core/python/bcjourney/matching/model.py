@@ -51,7 +51,7 @@ def fit_em_days(pattern_counts: np.ndarray, n_registrations: np.ndarray, u: dict
     4,000), so it is accelerated by SQUAREM: two EM steps give a direction, the parameters jump along it, and
     one more step settles them; a jump that leaves the probabilities or lowers the likelihood is not taken.
     """
-    em = _EM(pattern_counts, n_registrations, u)
+    em = _EM(pattern_counts, u)
     theta = em.start(n_registrations)
     steps = np.zeros(len(theta), dtype=int)
     active = np.flatnonzero(pattern_counts.sum(axis=1) > 0)
@@ -84,7 +84,7 @@ def _squarem_jump(theta0: np.ndarray, theta1: np.ndarray, theta2: np.ndarray) ->
 class _EM:
     """One EM step on the parameter rows [prior, m(delay levels), m(country levels)], one row per day."""
 
-    def __init__(self, pattern_counts: np.ndarray, n_registrations: np.ndarray, u: dict[str, np.ndarray]):
+    def __init__(self, pattern_counts: np.ndarray, u: dict[str, np.ndarray]):
         self.counts = pattern_counts
         self.n = pattern_counts.sum(axis=1)
         levels = pattern_levels()
@@ -99,7 +99,7 @@ class _EM:
         self.width = first
 
     def start(self, n_registrations: np.ndarray) -> np.ndarray:
-        # links are quick and agree on country (levels: IP agree/disagree/missing x residency the same)
+        # the prior: about one link per registration; links are quick and agree on country (levels: IP agree/disagree/missing x residency the same)
         theta = np.empty((len(self.counts), self.width))
         theta[:, 0] = np.clip(n_registrations / np.maximum(self.n, 1), 1e-4, 0.5)
         theta[:, self.slices["delay"]] = [.01, .4, .35, .1, .05, .03, .02, .02, .01, .005, .005]
