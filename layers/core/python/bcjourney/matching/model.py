@@ -106,11 +106,14 @@ class _EM:
         theta[:, self.slices["country"]] = [.1, .01, .79, .01, .01, .04, .01, .01, .02]
         return theta
 
-    def log_odds(self, theta: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    def log_m(self, theta: np.ndarray) -> np.ndarray:
+        """log P(pattern | link) for every pattern, per row."""
         log_theta = np.log(theta)
+        return sum(log_theta[:, self.columns[f]] for f in FIELDS)
+
+    def log_odds(self, theta: np.ndarray, rows: np.ndarray) -> np.ndarray:
         prior = theta[:, 0]
-        return (np.log(prior / (1 - prior))[:, None] - self.log_u[rows]
-                + sum(log_theta[:, self.columns[f]] for f in FIELDS))
+        return np.log(prior / (1 - prior))[:, None] - self.log_u[rows] + self.log_m(theta)
 
     def step(self, theta: np.ndarray, rows: np.ndarray) -> np.ndarray:
         odds = np.exp(np.clip(self.log_odds(theta, rows), -50, 50))
@@ -127,9 +130,8 @@ class _EM:
 
     def log_likelihood(self, theta: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Of the pattern counts under the two-class mixture (link or not), per row, up to a constant."""
-        log_m = sum(np.log(theta[:, self.columns[f]]) for f in FIELDS)
         prior = theta[:, 0][:, None]
-        mixture = np.logaddexp(np.log(prior) + log_m, np.log(1 - prior) + self.log_u[rows])
+        mixture = np.logaddexp(np.log(prior) + self.log_m(theta), np.log(1 - prior) + self.log_u[rows])
         return (self.counts[rows] * mixture).sum(axis=1)
 
     def model(self, theta: np.ndarray, row: int, steps: int) -> MatchModel:
