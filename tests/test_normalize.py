@@ -82,3 +82,39 @@ def test_injection_payloads_from_the_real_file_are_suspicious(homework):
 def test_a_country_name_with_an_apostrophe_is_not_an_injection():
     names = pd.Series(["Cote D'ivoire", "Lao People's Democratic Republic", "x'/**/and/**/sleep(2)"])
     assert values.is_suspicious_text(names, allow_quotes=True).tolist() == [False, False, True]
+
+
+@pytest.mark.parametrize("first_label", [0, 100])
+def test_each_row_keeps_its_own_time_when_blanks_and_numbers_sit_between_text_forms(first_label):
+    # a blank or numeric value before text ones once shifted every later text row onto its neighbour's time
+    raw = pd.Series(["2024-04-01 10:00:00", "", "2024-04-01 11:00:00", "1711972800", "2024-04-01 12:00:00",
+                     "2024-04-01T15:00:00+02:00", "2024-04-01 14:00:00", "nonsense", "2024-04-01T15:30:00Z"],
+                    index=range(first_label, first_label + 9))
+    parsed, reason = timestamps.parse_timestamps(raw, now=pd.Timestamp("2024-06-01"))
+    assert parsed.index.equals(raw.index)
+    expected = ["2024-04-01 10:00:00", None, "2024-04-01 11:00:00", "2024-04-01 12:00:00", "2024-04-01 12:00:00",
+                "2024-04-01 13:00:00", "2024-04-01 14:00:00", None, "2024-04-01 15:30:00"]
+    assert [None if pd.isna(v) else str(v) for v in parsed] == expected
+    assert reason.notna().tolist() == [v is None for v in expected]
+
+
+@pytest.mark.parametrize("impossible", ["2024-02-30 10:00:00", "2023-02-29 10:00:00", "2024-04-31 10:00:00",
+                                        "2024-13-01 10:00:00", "2024-00-10 10:00:00", "2024-04-00 10:00:00",
+                                        "2024-04-01 24:00:00", "2024-04-01 10:60:00", "2024-04-01 10:00:61",
+                                        "2024-04-01 10:00:60", "2024-02-30T10:00:00Z",
+                                        "2024-04-31T10:00:00+02:00", "2024-04-01T10:00:00+25:00"])
+def test_impossible_calendar_dates_and_times_are_rejected(impossible):
+    parsed, reason = timestamps.parse_timestamps(pd.Series([impossible, "2024-02-29 10:00:00"]),
+                                                 now=pd.Timestamp("2024-06-01"))
+    assert pd.isna(parsed[0]) and reason[0] == "impossible date or time"
+    assert parsed[1] == pd.Timestamp("2024-02-29 10:00:00") and pd.isna(reason[1])
+
+
+def test_fractions_offsets_and_milliseconds_are_exact():
+    raw = pd.Series(["1711965601.5", "1711965601123", "2024-04-01T10:00:00.1239-01:30", "2024-04-01 10:00",
+                     "2024-04-01T10:00:00+0200", "2024-04-01T10:00:00-05"])
+    parsed, reason = timestamps.parse_timestamps(raw, now=pd.Timestamp("2024-06-01"))
+    assert reason.isna().all()
+    assert [str(v) for v in parsed] == ["2024-04-01 10:00:01.500000", "2024-04-01 10:00:01.123000",
+                                        "2024-04-01 11:30:00.123000", "2024-04-01 10:00:00",
+                                        "2024-04-01 08:00:00", "2024-04-01 15:00:00"]

@@ -1,43 +1,170 @@
-"""Timestamps from Unix seconds or milliseconds, 'YYYY-MM-DD HH:MM:SS' (UTC) or ISO 8601 with Z/offset, to naive UTC."""
+"""Timestamps to naive UTC milliseconds, exactly and calendar-strictly, vectorised in Arrow and numpy.
+
+Accepted forms (after trimming white space):
+- Unix seconds or milliseconds, optionally with a fraction: `1711965601`, `1711965601.5`, `1711965601123`
+  (a number of 10**11 or more is milliseconds: 10**11 seconds is the year 5138);
+- `YYYY-MM-DD HH:MM[:SS[.fraction]]`, with `T` or a space, naive (read as UTC), or with `Z`, `±HH:MM`,
+  `±HHMM` or `±HH`.
+Each value is split into its fields and computed with integer arithmetic, so a date that does not exist
+(2024-02-30, 10:00:61) is rejected rather than rolled over, and no float rounding moves a millisecond.
+Fractions below the millisecond are truncated.
+"""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 EARLIEST = pd.Timestamp("2000-01-01")
 FUTURE_SLACK = pd.Timedelta(days=1)
-_MS_THRESHOLD = 10**11  # above this an epoch number is milliseconds (10**11 s is the year 5138)
+_MS_THRESHOLD = 10**11
+
+MISSING = "missing timestamp"
+UNPARSEABLE = "unparseable timestamp"
+IMPOSSIBLE = "impossible date or time"
+TOO_EARLY = "timestamp before 2000"
+TOO_LATE = "timestamp more than a day in the future"
+
+_REASONS = np.array([None, MISSING, UNPARSEABLE, IMPOSSIBLE, TOO_EARLY, TOO_LATE], dtype=object)
+_CODES = {text: code for code, text in enumerate(_REASONS) if text}
+_FINE = 0
+
+_NUMBER = r"^(?P<int>\d{1,16})(?:\.(?P<frac>\d+))?$"
+_CALENDAR = (r"^(?P<y>\d{4})-(?P<mo>\d{2})-(?P<d>\d{2})[T ](?P<h>\d{2}):(?P<mi>\d{2})"
+             r"(?::(?P<s>\d{2})(?:\.(?P<frac>\d{1,9}))?)?"
+             r"(?:(?P<z>Z)|(?P<sign>[+-])(?P<oh>\d{2})(?::?(?P<om>\d{2}))?)?$")
+_DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
 
 
 def parse_timestamps(values: pd.Series, now: pd.Timestamp | None = None) -> tuple[pd.Series, pd.Series]:
-    """Return (naive UTC datetime64[ms] Series, reason Series: None if fine, else why it was rejected)."""
+    """Return (naive UTC datetime64[ms] Series, reason Series: None if fine, else why it was rejected),
+    both on the index of `values`."""
     now = now or pd.Timestamp.now(tz="UTC").tz_localize(None)
-    text = values.fillna("").astype(str).str.strip()
-    numeric = text.str.fullmatch(r"\d{1,16}(\.\d+)?")
-    result = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ms]")
+    text = pc.utf8_trim_whitespace(pc.fill_null(_strings(values), ""))
+    millis = np.zeros(len(text), dtype=np.int64)
+    reason = np.full(len(text), _CODES[UNPARSEABLE], dtype=np.int8)
+    reason[np.asarray(pc.equal(text, "").to_numpy(zero_copy_only=False))] = _CODES[MISSING]
 
-    if numeric.any():
-        number = pd.to_numeric(text[numeric], errors="coerce")
-        seconds = number.where(number < _MS_THRESHOLD, number / 1000)
-        result[numeric] = pd.to_datetime(seconds, unit="s", errors="coerce").astype("datetime64[ms]")
+    number = pc.extract_regex(text, _NUMBER)
+    matched = _matched(number)
+    if matched.any():
+        millis[matched], reason[matched] = _epoch_millis(pc.filter(number, pa.array(matched))), _FINE
 
-    textual = ~numeric & (text != "")
-    if textual.any():
-        # the common form first, vectorised in Arrow; ISO 8601 with offsets and the rest through pandas
-        fast = pc.strptime(pa.array(text[textual], type=pa.string()), format="%Y-%m-%d %H:%M:%S", unit="ms",
-                           error_is_null=True)
-        fast = pd.Series(fast.to_pandas(), index=text[textual].index).astype("datetime64[ms]")
-        result[textual] = fast
-        textual &= result.isna()
-    if textual.any():
-        parsed = pd.to_datetime(text[textual], format="ISO8601", utc=True, errors="coerce")
-        result[textual] = parsed.dt.tz_localize(None).astype("datetime64[ms]")
+    # the common form, 'YYYY-MM-DD HH:MM:SS', read straight from the bytes; the other forms by expression
+    fixed = _fixed_width(text)
+    rest = ~fixed & (reason == _CODES[UNPARSEABLE])
+    if fixed.any():
+        fields = _fixed_width_fields(pc.filter(text, pa.array(fixed)))
+        if fields is not None:
+            millis[fixed], possible = _utc_millis(*fields)
+            reason[fixed] = np.where(possible, _FINE, _CODES[IMPOSSIBLE])
+        else:
+            rest |= fixed
+    if rest.any():
+        calendar = pc.extract_regex(pc.filter(text, pa.array(rest)), _CALENDAR)
+        matched = _matched(calendar)
+        where = np.flatnonzero(rest)[matched]
+        if len(where):
+            millis[where], possible = _calendar_millis(pc.filter(calendar, pa.array(matched)))
+            reason[where] = np.where(possible, _FINE, _CODES[IMPOSSIBLE])
 
-    reason = pd.Series(None, index=values.index, dtype="object")
-    reason[result.isna()] = "unparseable timestamp"
-    reason[text == ""] = "missing timestamp"
-    reason[result.notna() & (result < EARLIEST)] = "timestamp before 2000"
-    reason[result.notna() & (result > now + FUTURE_SLACK)] = "timestamp more than a day in the future"
-    return result, reason
+    ok = reason == _FINE
+    reason[ok & (millis < _ms(EARLIEST))] = _CODES[TOO_EARLY]
+    reason[ok & (millis > _ms(now + FUTURE_SLACK))] = _CODES[TOO_LATE]
+    ok = reason == _FINE
+    result = np.where(ok, millis, np.iinfo(np.int64).min).view("datetime64[ms]")  # int64 min is NaT
+    return (pd.Series(result, index=values.index, dtype="datetime64[ms]"),
+            pd.Series(_REASONS[reason], index=values.index, dtype="object"))
+
+
+def _strings(values: pd.Series) -> pa.Array:
+    array = pa.array(values.astype("string"), type=pa.string(), from_pandas=True)
+    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+
+
+def _matched(parts: pa.StructArray) -> np.ndarray:
+    return ~np.asarray(parts.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _field(parts: pa.StructArray, name: str, default: int = 0) -> np.ndarray:
+    """One captured field as int64 (`default` where the optional group is absent)."""
+    column = parts.field(name)
+    column = pc.if_else(pc.equal(column, ""), None, column)
+    return np.asarray(pc.fill_null(pc.cast(column, pa.int64()), default).to_numpy(zero_copy_only=False))
+
+
+def _fraction_millis(parts: pa.StructArray) -> np.ndarray:
+    """The first three digits of a fraction, right-padded: '5' is 500 ms, '1239' is 123 ms."""
+    padded = pc.utf8_rpad(pc.utf8_slice_codeunits(parts.field("frac"), 0, 3), width=3, padding="0")
+    return np.asarray(pc.cast(padded, pa.int64()).to_numpy(zero_copy_only=False))
+
+
+def _epoch_millis(parts: pa.StructArray) -> np.ndarray:
+    whole = _field(parts, "int")
+    return np.where(whole < _MS_THRESHOLD, whole * 1000 + _fraction_millis(parts), whole)
+
+
+_SEPARATORS = {4: b"-", 7: b"-", 10: b" T", 13: b":", 16: b":"}
+_DIGITS = [i for i in range(19) if i not in _SEPARATORS]
+
+
+def _fixed_width(text: pa.Array) -> np.ndarray:
+    return np.asarray(pc.equal(pc.binary_length(text), 19).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _fixed_width_fields(text: pa.Array):
+    """(year, month, day, hour, minute, second, fraction ms, offset minutes) of values that are all 19 bytes
+    long, or None when any of them is not 'YYYY-MM-DD HH:MM:SS' (or with 'T')."""
+    data = np.frombuffer(text.buffers()[2], dtype=np.uint8,
+                         count=19 * len(text), offset=text.offset * 19).reshape(-1, 19)
+    digits = data - np.uint8(48)  # wraps round below '0', so one comparison checks every digit
+    if not (digits[:, _DIGITS] <= 9).all() or not all(
+            np.isin(data[:, position], np.frombuffer(allowed, dtype=np.uint8)).all()
+            for position, allowed in _SEPARATORS.items()):
+        return None
+
+    def number(first: int, width: int) -> np.ndarray:
+        value = digits[:, first].astype(np.int64)
+        for i in range(first + 1, first + width):
+            value = value * 10 + digits[:, i]
+        return value
+
+    zero = np.zeros(len(data), dtype=np.int64)
+    return number(0, 4), number(5, 2), number(8, 2), number(11, 2), number(14, 2), number(17, 2), zero, zero
+
+
+def _calendar_millis(parts: pa.StructArray) -> tuple[np.ndarray, np.ndarray]:
+    """(UTC epoch ms, whether the date, time and offset exist) of regex-split values."""
+    sign = np.where(np.asarray(parts.field("sign").to_numpy(zero_copy_only=False), dtype=object) == "-", -1, 1)
+    offset_hours, offset_minutes = _field(parts, "oh"), _field(parts, "om")
+    offset_ok = (offset_hours <= 23) & (offset_minutes <= 59)
+    ms, possible = _utc_millis(*(_field(parts, n) for n in ("y", "mo", "d", "h", "mi", "s")),
+                               _fraction_millis(parts), sign * (offset_hours * 60 + offset_minutes))
+    return ms, possible & offset_ok
+
+
+def _utc_millis(year, month, day, hour, minute, second, fraction_ms, offset_minutes):
+    """(UTC epoch ms, whether the date and time exist) from local fields and the offset east of UTC."""
+    valid_month = (month >= 1) & (month <= 12)
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    month_length = _DAYS_IN_MONTH[np.where(valid_month, month, 0)] + ((month == 2) & leap)
+    possible = (valid_month & (day >= 1) & (day <= month_length) & (hour <= 23) & (minute <= 59)
+                & (second <= 59))
+    minutes = _days_from_civil(year, np.clip(month, 1, 12), day) * 1440 + hour * 60 + minute - offset_minutes
+    return minutes * 60_000 + second * 1000 + fraction_ms, possible
+
+
+def _days_from_civil(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm)."""
+    y = year - (month <= 2)
+    era = y // 400
+    year_of_era = y - era * 400
+    day_of_year = (153 * (month + np.where(month > 2, -3, 9)) + 2) // 5 + day - 1
+    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
+    return era * 146097 + day_of_era - 719468
+
+
+def _ms(timestamp: pd.Timestamp) -> int:
+    return int(timestamp.value // 1_000_000)
