@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from bcjourney.normalize import countries, timestamps, values
+from bcjourney.normalize import countries, text_policy, timestamps, values
 
 
 def test_every_country_name_in_both_real_files_resolves(homework):
@@ -73,15 +73,34 @@ def test_injection_payloads_from_the_real_file_are_suspicious(homework):
     bad = category[~values.is_measurement_category(category)]
     assert 40 <= len(bad) <= 60  # the payloads, 'Peace' and scrambled codes
     assert bad.str.contains("sleep").any()
-    # and every ui element that is not a payload passes the text check
+    # every ui element the policy stops is a payload, and every payload is stopped
     ui = conversions["ui_element"]
-    flagged = ui[values.is_suspicious_text(ui)]
-    assert flagged.str.contains(r"select|sleep|md5|/\*|'|\"", regex=True).all()
+    payload = ui.str.contains(r"select|sleep|md5|/\*|'|\"", regex=True)
+    stopped = text_policy.text_rules(ui).notna()
+    assert stopped.sum() > 30 and (stopped == payload).all()
 
 
-def test_a_country_name_with_an_apostrophe_is_not_an_injection():
-    names = pd.Series(["Cote D'ivoire", "Lao People's Democratic Republic", "x'/**/and/**/sleep(2)"])
-    assert values.is_suspicious_text(names, allow_quotes=True).tolist() == [False, False, True]
+@pytest.mark.parametrize("name", ["Cote D'ivoire", "Lao People`s Democratic Republic", "Côte d’Ivoire",
+                                  "Trinidad & Tobago", "Korea (Republic of)", "Broker reviews - general", "-", "--",
+                                  "", "broker-chapter-1/summary", "dynamic score top broker list row", "鎈 Ünïcode",
+                                  "$x^$", "100% free"])
+def test_real_names_pass_the_text_policy(name):
+    assert text_policy.text_rule(name) is None
+
+
+@pytest.mark.parametrize("hostile,rule", [
+    ("<img src=x onerror=alert(1)>", "suspicious_text"), ("</td></tr>", "suspicious_text"),
+    ("Germany\"", "suspicious_text"), ("'Germany", "suspicious_text"), ("D'", "suspicious_text"),
+    ("x'/**/and/**/sleep(2)", "suspicious_text"), ("=HYPERLINK(\"http://x\")", "suspicious_text"),
+    ("-HYPERLINK(1)", "suspicious_text"), ("+1+1", "suspicious_text"), ("@SUM(A1)", "suspicious_text"),
+    ("-1", "suspicious_text"), ("＜script＞", "suspicious_text"), ("＝1+1", "suspicious_text"),
+    ("Ger\x00many", "suspicious_text"), ("Ger\tmany", "suspicious_text"), ("Ger\x85many", "suspicious_text"),
+    ("evil\u202egnp.exe", "suspicious_text"), ("a;b", "suspicious_text"), ("{x}", "suspicious_text"),
+    ("Cura\ufffdao", "undecodable"), ("x" * 257, "field_too_long"), ("x" * 256, None),
+    ("javascript:alert(1)", "suspicious_text"), ("1 union select 2", "suspicious_text"),
+])
+def test_hostile_text_breaks_the_policy_with_its_rule(hostile, rule):
+    assert text_policy.text_rule(hostile) == rule
 
 
 @pytest.mark.parametrize("first_label", [0, 100])

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from bcjourney.ingest.reader import UnreadableFile, read_chunks
 from bcjourney.ingest.service import FileRejected, ingest_object
-from bcjourney.normalize import countries, timestamps, values
+from bcjourney.normalize import countries, text_policy, timestamps, values
 from bcjourney.storage import LocalStorage
 
 HEADER = "id;session_id;country_name;is_mobile;ui_element;created_at;measurement_category"
@@ -58,4 +58,4 @@ def test_normalizers_return_one_value_per_input_and_never_raise(raw):
     parsed, reason = timestamps.parse_timestamps(series)
     assert len(parsed) == len(series) and (parsed.notna() | reason.notna()).all()
     assert len(countries.resolve_countries(series)) == len(series)
-    assert len(values.is_suspicious_text(series)) == len(series)
+    assert len(text_policy.text_rules(series)) == len(series)

@@ -21,17 +21,15 @@ def normalize_conversions(frame: pd.DataFrame, now: pd.Timestamp | None = None) 
     is_mobile, mobile_ok = values.parse_bool(frame["is_mobile"])
     verdicts.reject(~mobile_ok, "invalid_is_mobile", "is_mobile")
 
-    category = frame["measurement_category"].fillna("").str.strip()
+    category = verdicts.check_text(frame["measurement_category"], "measurement_category")
     verdicts.reject(~values.is_measurement_category(category), "suspicious_text", "measurement_category")
 
-    ui_element = frame["ui_element"].fillna("").str.strip()
-    verdicts.reject(values.is_suspicious_text(ui_element), "suspicious_text", "ui_element")
+    ui_element = verdicts.check_text(frame["ui_element"], "ui_element")
 
     session_id, session_ok = values.parse_int(frame["session_id"])
     verdicts.flag(~session_ok, "session_id_invalid")
 
-    country_name = frame["country_name"].fillna("").str.strip()
-    verdicts.reject(values.is_suspicious_text(country_name, allow_quotes=True), "suspicious_text", "country_name")
+    country_name = verdicts.check_text(frame["country_name"], "country_name")
     country_code = countries.resolve_countries(country_name)
     blank = countries.is_blank_country(country_name)
     verdicts.flag(blank, "country_blank")

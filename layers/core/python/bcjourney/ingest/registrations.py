@@ -15,8 +15,7 @@ def normalize_registrations(frame: pd.DataFrame, now: pd.Timestamp | None = None
 
     columns = {"registered_at": registered_at}
     for raw_column, prefix in (("country_residency", "residency"), ("ip_country", "ip")):
-        name = frame[raw_column].fillna("").str.strip()
-        verdicts.reject(values.is_suspicious_text(name, allow_quotes=True), "suspicious_text", raw_column)
+        name = verdicts.check_text(frame[raw_column], raw_column)
         blank = countries.is_blank_country(name)
         code = countries.resolve_countries(name)
         verdicts.flag(~blank & code.isna(), f"{prefix}_country_unresolved")

@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..normalize.text_policy import text_rules
+
 
 def _as_bool(mask) -> np.ndarray:
     if isinstance(mask, pd.Series):
@@ -32,6 +34,18 @@ class Verdicts:
         if fresh.any():
             self._rules.append((rule, column))
             self._rule[fresh] = len(self._rules) - 1
+
+    def reject_each(self, rules: pd.Series, column: str) -> None:
+        """Quarantine rows whose entry names a rule (None where the row is fine), each under its own rule."""
+        named = rules.to_numpy(dtype=object)
+        for rule in pd.unique(named[pd.notna(named)]):
+            self.reject(named == rule, rule, column)
+
+    def check_text(self, raw: pd.Series, column: str) -> pd.Series:
+        """A free-text column trimmed, with the rows that break the text policy quarantined."""
+        text = raw.fillna("").str.strip()
+        self.reject_each(text_rules(text), column)
+        return text
 
     def flag(self, mask, name: str) -> None:
         """Keep the row but record a quality flag."""

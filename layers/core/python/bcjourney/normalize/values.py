@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -14,14 +12,6 @@ _FALSE = {"0", "false", "f", "no", "n"}
 # The page mapping's shape: 01xxxxxx/02xxxxxx/03xxxxxx with lower-case letters
 MEASUREMENT_CATEGORY_SHAPE = r"01[a-z]{6}/02[a-z]{6}/03[a-z]{6}"
 
-# Signs of an injection attempt or markup: code fragments (SQL, script, spreadsheet formula) ...
-_PAYLOAD = re.compile(
-    r"""(?:/\*|\*/|--|\bsleep\s*\(|pg_sleep|waitfor\W|\bselect\W|\bunion\W|\bdbms_|extractvalue|"""
-    r"""\bconvert\s*\(|\bcast\s*\(|md5\s*\(|hashbytes|<\s*/?\s*script|^\s*[=+@])""",
-    re.IGNORECASE,
-)
-# ... and characters no ui element or category name carries (names such as "Cote D'ivoire" may carry quotes)
-_CODE_CHARACTERS = re.compile(r"""['"`\\;<>{}]""")
 # A spreadsheet's error values, left in exports
 SPREADSHEET_ERRORS = {"#REF!", "#N/A", "#VALUE!", "#DIV/0!", "#NAME?", "#NUM!", "#NULL!"}
 
@@ -52,11 +42,20 @@ def arrow_strings(values: pd.Series) -> pa.Array:
 
 
 def on_uniques(values: pd.Series, check) -> pd.Series:
-    """Apply a per-value check once per distinct value: free-text columns repeat a few hundred values."""
+    """Apply a vectorised check (Series of str -> bool Series) once per distinct value: free-text columns
+    repeat a few hundred values."""
     encoded = pc.dictionary_encode(pc.fill_null(arrow_strings(values), ""))
     dictionary = pd.Series(encoded.dictionary.to_pylist(), dtype="object")
     verdict = pa.array(check(dictionary).to_numpy(dtype=bool))
     return pd.Series(pc.take(verdict, encoded.indices).to_numpy(zero_copy_only=False), index=values.index)
+
+
+def on_uniques_map(values: pd.Series, function) -> pd.Series:
+    """Apply a per-value function (str -> str | None) once per distinct value; an object Series of results."""
+    encoded = pc.dictionary_encode(pc.fill_null(arrow_strings(values), ""))
+    results = pa.array([function(v) for v in encoded.dictionary.to_pylist()], type=pa.string())
+    return pd.Series(pc.take(results, encoded.indices).to_numpy(zero_copy_only=False), index=values.index,
+                     dtype="object")
 
 
 def parse_score(values: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -65,17 +64,6 @@ def parse_score(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     number = pd.to_numeric(text.where(text.str.fullmatch(r"\d{1,3}(\.0+)?")), errors="coerce")
     ok = number.between(0, 100)
     return number.where(ok).astype("Int64"), ok.fillna(False).astype(bool)
-
-
-def is_suspicious_text(values: pd.Series, allow_quotes: bool = False) -> pd.Series:
-    """True where a free-text value carries a code fragment, or (unless allow_quotes) code characters."""
-    def check(text: pd.Series) -> pd.Series:
-        suspicious = text.str.contains(_PAYLOAD)
-        if not allow_quotes:
-            suspicious |= text.str.contains(_CODE_CHARACTERS)
-        return suspicious
-
-    return on_uniques(values, check)
 
 
 def is_measurement_category(values: pd.Series) -> pd.Series:
