@@ -164,3 +164,16 @@ def test_a_backfill_is_cut_into_even_runs_of_days_one_round_per_worker():
     assert [len(b) for b in backfill_batches(days[:7], workers=2)] == [4, 3]  # a short run still uses both
     assert backfill_batches(days[:3], workers=8) == [[d] for d in days[:3]]
     assert backfill_batches([], workers=2) == []
+
+
+def test_cli_run_on_a_landing_folder_with_nothing_to_match_prints_its_summary(tmp_path):
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    (landing / "conversions").mkdir(parents=True)
+    (landing / "conversions" / "blank.csv").write_text(
+        "id;session_id;country_name;is_mobile;ui_element;created_at;measurement_category\n\n\n")
+    (landing / "conversions" / "broken.csv").write_bytes(b"\x00\x01binary")
+    done = subprocess.run([sys.executable, "-m", "bcjourney.cli", "run", "--landing", str(landing), "--lake",
+                           str(lake), "--quiet"], capture_output=True, text=True)
+    assert done.returncode == 1, done.stderr  # one file rejected whole; nothing to match is no crash
+    assert "max_workers" not in done.stderr and "conversions/broken.csv" in done.stderr
+    assert "registrations linked" in done.stdout and "conversions/blank.csv" in done.stdout

@@ -53,7 +53,7 @@ def ingest_delivery(*, runtime: Runtime, delivery: dict, request_id: str) -> dic
     return {"key": delivery["key"], "source": result.source, "batch_id": result.batch_id, "days": result.days,
             "rows_in": report.rows_in, "curated": report.curated, "merged_duplicates": report.merged_duplicates,
             "quarantined": report.quarantined, "quarantined_by_rule": dict(report.quarantined_by_rule),
-            "match_days": match_days, "execution_arn": execution, "request_id": request_id}
+            "blank_lines": report.blank_lines, "match_days": match_days, "execution_arn": execution, "request_id": request_id}
 
 
 def once_per_delivery(runtime: Runtime, context: LambdaContext) -> Callable[..., dict]:

@@ -60,6 +60,9 @@ def _format_summary(summary, lake: Path) -> str:
             rules[rule] = rules.get(rule, 0) + n
     if rules:
         lines.append("quarantined by rule: " + ", ".join(f"{r} {n:,}" for r, n in sorted(rules.items())))
+    blank = sum(f.get("blank_lines", 0) for f in summary.files)
+    if blank:
+        lines.append(f"blank lines (counted, not rows): {blank:,}")
     share = f" ({summary.linked / summary.registrations:.1%})" if summary.registrations else ""
     lines.append(f"registrations linked: {summary.linked:,} of {summary.registrations:,}{share} "
                  f"over {len(summary.days)} day partitions")

@@ -20,6 +20,7 @@ class QualityReport:
     finished_at: str | None = None
     file_format: dict = field(default_factory=dict)
     rows_in: int = 0
+    blank_lines: int = 0  # lines with nothing on them: counted, not rows
     curated: int = 0
     merged_duplicates: int = 0
     quarantined: int = 0

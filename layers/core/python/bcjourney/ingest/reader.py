@@ -4,6 +4,12 @@ Detects gzip, the text encoding (UTF-8 with or without BOM, Latin-1 fallback) an
 A line whose field count differs from the header's is reported alone as malformed; the rest goes on.
 Quoted fields spanning lines are not supported: such a record is malformed (partners' exports have none).
 
+Memory is bounded whatever the content: a line longer than MAX_LINE_BYTES is skipped as it streams and
+reported by its prefix; blank lines are counted, not kept; a block is parsed at most MAX_BLOCK_LINES lines at a
+time. The encoding is decided per file and re-decided when a later block proves the guess wrong (a file that
+was ASCII so far and then holds a byte that is not UTF-8 is Latin-1); a line that is not valid in the file's
+encoding is reported as undecodable, never decoded with a replacement character.
+
 Blocks of about 16 MB are parsed by pyarrow's CSV reader. Its row numbers are only trustworthy when every
 row is one physical line, so a block where that does not hold (a stray quote swallowing newlines) is parsed
 again, line by line, with Python's csv module: slower, but each line's fate is exact.
@@ -15,6 +21,7 @@ import codecs
 import csv
 import gzip
 import io
+import logging
 import threading
 from queue import Full, Queue
 from dataclasses import dataclass, field
@@ -26,9 +33,19 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 BLOCK_BYTES = 16 * 1024 * 1024
+MAX_LINE_BYTES = 1024 * 1024
+MAX_BLOCK_LINES = 1_000_000
+RAW_PREFIX_BYTES = 1024  # what quarantine keeps of a line too long to keep
 _SNIFF_BYTES = 64 * 1024
 _DELIMITERS = (";", ",", "\t", "|")
 _NEWLINE = 10
+
+logger = logging.getLogger(__name__)
+
+
+MALFORMED = "malformed_line"
+UNDECODABLE = "undecodable"
+LINE_TOO_LONG = "line_too_long"
 
 
 class UnreadableFile(ValueError):
@@ -40,7 +57,8 @@ class RawChunk:
     header: list[str]
     frame: pd.DataFrame  # one string column per header field (names made unique), one row per good line
     lines: np.ndarray  # physical line number of each row of `frame`
-    malformed: list[tuple[int, str, str]] = field(default_factory=list)  # (line, raw text, reason)
+    malformed: list[tuple[int, str, str, str]] = field(default_factory=list)  # (line, raw text, rule, reason)
+    blank_lines: int = 0  # counted, not rows: a blank line holds nothing to keep
     _block: bytes = b""
     _starts: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     _first_line: int = 2
@@ -60,6 +78,16 @@ class FileFormat:
     encoding: str
     delimiter: str
     has_bom: bool
+    redecided_at_line: int | None = None  # where a later block proved the sniffed encoding wrong
+
+
+@dataclass
+class _Block:
+    """Whole lines as valid UTF-8. Lines that could not be kept (undecodable, too long) stand in it as empty
+    lines, so line numbers stay right; `replaced` says what they were: line index -> (raw text, rule, reason)."""
+
+    data: bytes
+    replaced: dict[int, tuple[str, str, str]] = field(default_factory=dict)
 
 
 def detect_format(head: bytes) -> FileFormat:
@@ -114,9 +142,15 @@ class _Prefixed(io.RawIOBase):
         return len(data)
 
 
-def read_chunks(stream: BinaryIO, block_bytes: int = BLOCK_BYTES,
-                prefetch: bool = False) -> tuple[FileFormat, Iterator[RawChunk]]:
-    """Return the detected format and an iterator of chunks; the header is line 1.
+@dataclass
+class OpenedFile:
+    format: FileFormat
+    header: list[str]  # line 1, as written (trimmed)
+    chunks: Iterator[RawChunk]
+
+
+def read_chunks(stream: BinaryIO, block_bytes: int = BLOCK_BYTES, prefetch: bool = False) -> OpenedFile:
+    """Detect the format, read the header (line 1) and return an iterator of chunks of the lines after it.
 
     With prefetch, the next block is read and parsed on a second thread while the caller works on this one
     (pyarrow's parser releases the GIL); at most one chunk waits, so memory stays bounded."""
@@ -125,8 +159,11 @@ def read_chunks(stream: BinaryIO, block_bytes: int = BLOCK_BYTES,
     binary: BinaryIO = io.BufferedReader(_Prefixed(head, stream), buffer_size=1024 * 1024)
     if fmt.compressed:
         binary = gzip.GzipFile(fileobj=binary)
-    chunks = _chunks(_utf8_blocks(binary, fmt, block_bytes), fmt.delimiter)
-    return fmt, (_prefetched(chunks) if prefetch else chunks)
+    blocks = _utf8_blocks(binary, fmt, block_bytes)
+    first = next(blocks, _Block(b""))
+    header, first = _header(first, fmt.delimiter)
+    chunks = _chunks(_prepend(first, blocks), header, fmt.delimiter)
+    return OpenedFile(fmt, header, _prefetched(chunks) if prefetch else chunks)
 
 
 def _prefetched(chunks: Iterator[RawChunk]) -> Iterator[RawChunk]:
@@ -167,10 +204,15 @@ def _prefetched(chunks: Iterator[RawChunk]) -> Iterator[RawChunk]:
         thread.join()
 
 
-def _utf8_blocks(binary: BinaryIO, fmt: FileFormat, block_bytes: int) -> Iterator[bytes]:
-    """Blocks of whole lines, as valid UTF-8 (invalid bytes replaced, Latin-1 transcoded, BOM dropped)."""
-    decoder = codecs.getincrementaldecoder(fmt.encoding)(errors="replace")
+def _utf8_blocks(binary: BinaryIO, fmt: FileFormat, block_bytes: int) -> Iterator[_Block]:
+    """Blocks of whole lines as valid UTF-8 (Latin-1 transcoded, BOM dropped), lines over MAX_LINE_BYTES
+    skipped as they stream. The file's bytes are cut at newlines before decoding: 0x0A is a newline in both
+    encodings and inside no multi-byte UTF-8 character."""
+    decoder = _Decoder(fmt)
     carry = b""
+    long_line: tuple[bytes, int] | None = None  # (prefix, bytes so far) of a line being skipped
+    pending: dict[int, tuple[str, str, str]] = {}  # placeholders owed to the next block
+    lines_before = 0  # physical lines handed on so far, the header included
     first = True
     while True:
         data = binary.read(block_bytes)
@@ -178,23 +220,74 @@ def _utf8_blocks(binary: BinaryIO, fmt: FileFormat, block_bytes: int) -> Iterato
         if first and data.startswith(codecs.BOM_UTF8):
             data = data[len(codecs.BOM_UTF8):]
         first = False
-        block = carry + (data if _is_utf8(data, fmt, decoder) else decoder.decode(data, final=final).encode("utf-8"))
+        if long_line is not None:
+            end = data.find(b"\n")
+            if end < 0 and not final:
+                long_line = (long_line[0], long_line[1] + len(data))
+                continue
+            pending[0] = _too_long(long_line[0], long_line[1] + (end if end >= 0 else len(data)))
+            long_line, carry = None, b"\n"
+            data = data[end + 1:] if end >= 0 else b""
+        block = carry + data
+        cut = len(block) if final else block.rfind(b"\n") + 1
+        whole, carry = block[:cut], block[cut:]
+        if len(carry) > MAX_LINE_BYTES:
+            long_line, carry = (carry[:RAW_PREFIX_BYTES], len(carry)), b""
+        if whole:
+            if not whole.endswith(b"\n"):
+                whole += b"\n"
+            out = decoder.decode(whole, lines_before)
+            out.replaced.update(pending)
+            pending = {}
+            lines_before += out.data.count(b"\n")
+            yield out
         if final:
-            if block:
-                yield block if block.endswith(b"\n") else block + b"\n"
             return
-        cut = block.rfind(b"\n") + 1
-        if cut:
-            yield block[:cut]
-        carry = block[cut:]
 
 
-def _is_utf8(data: bytes, fmt: FileFormat, decoder) -> bool:
-    """Valid UTF-8 passes through untouched (Arrow validates it fast); anything else goes through the decoder.
+def _too_long(prefix: bytes, length: int) -> tuple[str, str, str]:
+    return (_show(prefix[:RAW_PREFIX_BYTES]), LINE_TOO_LONG,
+            f"line of {length:,} bytes, longer than the {MAX_LINE_BYTES:,}-byte limit; "
+            f"its first {RAW_PREFIX_BYTES:,} bytes are kept")
 
-    Only when the decoder holds no partial character and the block does not end inside one."""
-    if fmt.encoding != "utf-8-sig" or decoder.getstate()[0] or not data:
-        return False
+
+def _show(raw: bytes) -> str:
+    """Bytes as text for quarantine: what is not UTF-8 shown as \\x.. escapes, not replaced."""
+    return raw.rstrip(b"\r\n").decode("utf-8", "backslashreplace")
+
+
+class _Decoder:
+    """Decodes blocks of whole lines in the file's encoding, re-deciding it when a block proves it wrong."""
+
+    def __init__(self, fmt: FileFormat):
+        self.fmt = fmt
+        self.seen_non_ascii = False
+
+    def decode(self, data: bytes, lines_before: int) -> _Block:
+        if self.fmt.encoding == "latin-1":
+            return _Block(data.decode("latin-1").encode("utf-8"))
+        if _valid_utf8(data):
+            self.seen_non_ascii = self.seen_non_ascii or not data.isascii()
+            return _Block(data)
+        lines = data.split(b"\n")[:-1]
+        invalid = [i for i, line in enumerate(lines) if not line.isascii() and not _valid_utf8(line)]
+        valid_non_ascii = len(invalid) < sum(1 for line in lines if not line.isascii())
+        if invalid and not self.seen_non_ascii and not valid_non_ascii:
+            # nothing so far was anything but ASCII, which Latin-1 reads the same: the file is Latin-1
+            self.fmt.encoding, self.fmt.redecided_at_line = "latin-1", lines_before + invalid[0] + 1
+            logger.warning("line %d is not UTF-8 and nothing before it was: reading the file as Latin-1",
+                           self.fmt.redecided_at_line)
+            return self.decode(data, lines_before)
+        self.seen_non_ascii = True
+        replaced = {i: (_show(lines[i]), UNDECODABLE, f"not valid {self.fmt.encoding}, the file's encoding")
+                    for i in invalid}
+        for i in invalid:
+            lines[i] = b""
+        return _Block(b"\n".join(lines) + b"\n", replaced)
+
+
+def _valid_utf8(data: bytes) -> bool:
+    """Valid UTF-8 passes through untouched; Arrow validates it fast."""
     try:
         pa.array([data], type=pa.binary()).cast(pa.string())
     except pa.ArrowInvalid:
@@ -202,25 +295,49 @@ def _is_utf8(data: bytes, fmt: FileFormat, decoder) -> bool:
     return True
 
 
-def _chunks(blocks: Iterator[bytes], delimiter: str) -> Iterator[RawChunk]:
-    first = next(blocks, b"")
-    end = first.find(b"\n") + 1
-    header_line = first[:end].rstrip(b"\r\n").decode("utf-8")
+def _header(first: _Block, delimiter: str) -> tuple[list[str], _Block]:
+    """The header fields from line 1, and the rest of the first block."""
+    end = first.data.find(b"\n") + 1
+    if 0 in first.replaced or end > MAX_LINE_BYTES:
+        reason = first.replaced[0][2] if 0 in first.replaced else f"longer than {MAX_LINE_BYTES:,} bytes"
+        raise UnreadableFile(f"the header line cannot be read: {reason}")
     try:
-        header = [h.strip() for h in next(csv.reader([header_line], delimiter=delimiter))]
+        header = [h.strip() for h in next(csv.reader([first.data[:end].rstrip(b"\r\n").decode("utf-8")],
+                                                      delimiter=delimiter))]
     except (csv.Error, StopIteration) as exc:
         raise UnreadableFile(f"the header line cannot be parsed: {exc}") from exc
+    rest = {i - 1: entry for i, entry in first.replaced.items()}
+    return header, _Block(first.data[end:], rest)
+
+
+def _chunks(blocks: Iterator[_Block], header: list[str], delimiter: str) -> Iterator[RawChunk]:
     names = _unique(header)
     line = 2
-    for block in _prepend(first[end:], blocks):
-        if not block:
-            continue
-        chunk = _parse_block(block, header, names, delimiter, line)
-        line += len(chunk._starts) - 1
-        yield chunk
+    for block in blocks:
+        for piece in _pieces(block):
+            if not piece.data:
+                continue
+            chunk = _parse_block(piece, header, names, delimiter, line)
+            line += len(chunk._starts) - 1
+            yield chunk
 
 
-def _prepend(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+def _pieces(block: _Block) -> Iterator[_Block]:
+    """The block in pieces of at most MAX_BLOCK_LINES lines (a block of short or blank lines has millions)."""
+    lines = block.data.count(b"\n")
+    if lines <= MAX_BLOCK_LINES:
+        yield block
+        return
+    middle = block.data.rfind(b"\n", 0, len(block.data) // 2) + 1
+    if middle == 0:
+        middle = block.data.find(b"\n") + 1
+    first_lines = block.data.count(b"\n", 0, middle)
+    yield from _pieces(_Block(block.data[:middle], {i: e for i, e in block.replaced.items() if i < first_lines}))
+    yield from _pieces(_Block(block.data[middle:], {i - first_lines: e for i, e in block.replaced.items()
+                                                    if i >= first_lines}))
+
+
+def _prepend(first: _Block, rest: Iterator[_Block]) -> Iterator[_Block]:
     yield first
     yield from rest
 
@@ -235,13 +352,23 @@ def _unique(header: list[str]) -> list[str]:
     return names
 
 
-def _parse_block(block: bytes, header: list[str], names: list[str], delimiter: str, first_line: int) -> RawChunk:
+def _parse_block(piece: _Block, header: list[str], names: list[str], delimiter: str, first_line: int) -> RawChunk:
+    block = piece.data
     newlines = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == _NEWLINE)
     starts = np.concatenate([[0], newlines + 1]).astype(np.int64)
     n_lines = len(newlines)
     lengths = newlines - starts[:-1]
     # a line of nothing but "\r" is blank too
     blank = (lengths == 0) | ((lengths == 1) & (np.frombuffer(block, dtype=np.uint8)[np.maximum(newlines - 1, 0)] == 13))
+    blank_lines = int(blank.sum()) - len(piece.replaced)  # placeholders are empty lines, not blank ones
+    # a line over the limit that came whole inside a block: reported by its prefix, dropped like a blank one
+    for i in np.flatnonzero(lengths > MAX_LINE_BYTES):
+        piece.replaced[int(i)] = _too_long(block[starts[i]:starts[i] + RAW_PREFIX_BYTES], int(lengths[i]))
+        blank[i] = True
+    replaced = [(first_line + i, raw, rule, reason) for i, (raw, rule, reason) in sorted(piece.replaced.items())]
+    if blank.all():  # nothing to parse: spare pyarrow a million empty rows
+        return RawChunk(header, _empty_frame(names), np.zeros(0, dtype=np.int64), replaced, blank_lines, block,
+                        starts, first_line)
 
     invalid: list[tuple[int, str]] = []
 
@@ -263,44 +390,48 @@ def _parse_block(block: bytes, header: list[str], names: list[str], delimiter: s
     except pa.ArrowInvalid:
         exact = False
     if not exact:
-        return _parse_block_by_line(block, header, names, delimiter, first_line, starts, blank)
+        chunk = _parse_block_by_line(block, header, names, delimiter, first_line, starts, blank)
+        chunk.malformed = sorted(chunk.malformed + replaced)
+        chunk.blank_lines = blank_lines
+        return chunk
 
     bad_rows = np.array([number - 1 for number, _ in invalid], dtype=np.int64)
     good = np.ones(n_lines, dtype=bool)
     good[bad_rows] = False
     line_numbers = np.arange(first_line, first_line + n_lines)
-    malformed = [(int(line_numbers[i]), text, f"{_fields(text, delimiter)} fields, header has {len(header)}")
-                 for i, (_, text) in zip(bad_rows, invalid)]
+    malformed = [(int(line_numbers[i]), text, MALFORMED, f"{_fields(text, delimiter)} fields, header has {len(header)}")
+                 for i, (_, text) in zip(bad_rows, invalid) if int(i) not in piece.replaced]
     # pyarrow reads a blank line as a row of empty fields: it is a blank line, not a row
     keep_rows = ~blank[good]
     frame = table.filter(pa.array(keep_rows)).to_pandas(types_mapper=pd.ArrowDtype) if not keep_rows.all() \
         else table.to_pandas(types_mapper=pd.ArrowDtype)
-    malformed += [(int(n), "", "blank line") for n in line_numbers[good & blank]]
-    malformed.sort()
-    return RawChunk(header, frame, line_numbers[good & ~blank], malformed, block, starts, first_line)
+    return RawChunk(header, frame, line_numbers[good & ~blank], sorted(malformed + replaced), blank_lines, block,
+                    starts, first_line)
 
 
 def _parse_block_by_line(block, header, names, delimiter, first_line, starts, blank) -> RawChunk:
     rows, lines, malformed = [], [], []
     for i in range(len(starts) - 1):
+        if blank[i]:
+            continue
         number = first_line + i
         raw = block[starts[i]:starts[i + 1]].rstrip(b"\r\n").decode("utf-8")
-        if blank[i]:
-            malformed.append((number, raw, "blank line"))
-            continue
         try:
             fields = next(csv.reader([raw], delimiter=delimiter, strict=True))
         except csv.Error as exc:
-            malformed.append((number, raw, f"broken quoting: {exc}"))
+            malformed.append((number, raw, MALFORMED, f"broken quoting: {exc}"))
             continue
         if len(fields) != len(header):
-            malformed.append((number, raw, f"{len(fields)} fields, header has {len(header)}"))
+            malformed.append((number, raw, MALFORMED, f"{len(fields)} fields, header has {len(header)}"))
             continue
         rows.append(fields)
         lines.append(number)
-    frame = pd.DataFrame(rows, columns=names, dtype=pd.ArrowDtype(pa.string())) if rows else \
-        pd.DataFrame({n: pd.Series([], dtype=pd.ArrowDtype(pa.string())) for n in names})
-    return RawChunk(header, frame, np.array(lines, dtype=np.int64), malformed, block, starts, first_line)
+    frame = pd.DataFrame(rows, columns=names, dtype=pd.ArrowDtype(pa.string())) if rows else _empty_frame(names)
+    return RawChunk(header, frame, np.array(lines, dtype=np.int64), malformed, 0, block, starts, first_line)
+
+
+def _empty_frame(names: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({n: pd.Series([], dtype=pd.ArrowDtype(pa.string())) for n in names})
 
 
 def _fields(text: str, delimiter: str) -> int:

@@ -61,12 +61,16 @@ def ingest_object(landing: Storage, key: str, lake: Storage, *, version: str | N
 
     try:
         with landing.open_read(key, version) as stream:
-            fmt, chunks = reader.read_chunks(stream, block_bytes, prefetch=True)
+            opened = reader.read_chunks(stream, block_bytes, prefetch=True)
+            names = canonical_header(opened.header, obj.contract)  # before any row: an empty file is judged too
+            for chunk in opened.chunks:
+                _ingest_chunk(chunk, names, obj, writer, report, now)
+                report_rows(len(chunk.frame) + len(chunk.malformed) + chunk.blank_lines)
+            fmt = opened.format
             report.file_format = {"compressed": fmt.compressed, "encoding": fmt.encoding,
                                   "delimiter": fmt.delimiter, "bom": fmt.has_bom}
-            for chunk in chunks:
-                _ingest_chunk(chunk, obj, writer, report, now)
-                report_rows(len(chunk.frame) + len(chunk.malformed))
+            if fmt.redecided_at_line:
+                report.file_format["encoding_redecided_at_line"] = fmt.redecided_at_line
     except (reader.UnreadableFile, HeaderMismatch) as exc:
         writer.reject_file(str(exc), landing)
         report.file_rejected = str(exc)
@@ -79,20 +83,20 @@ def ingest_object(landing: Storage, key: str, lake: Storage, *, version: str | N
     return IngestResult(key=key, source=obj.source, batch_id=batch_id, report=report, days=days)
 
 
-def _ingest_chunk(chunk: reader.RawChunk, obj: LandingObject, writer: "_BatchWriter",
+def _ingest_chunk(chunk: reader.RawChunk, names: list[str], obj: LandingObject, writer: "_BatchWriter",
                   report: QualityReport, now: pd.Timestamp) -> None:
-    names = canonical_header(chunk.header, obj.contract)
     report.rows_in += len(chunk.frame) + len(chunk.malformed)
+    report.blank_lines += chunk.blank_lines
     if chunk.malformed:
-        numbers, raws, reasons = zip(*chunk.malformed)
-        writer.quarantine_rows(pd.DataFrame({"source_line": numbers, "raw_line": raws, "rule": "malformed_line",
+        numbers, raws, rules, reasons = zip(*chunk.malformed)
+        writer.quarantine_rows(pd.DataFrame({"source_line": numbers, "raw_line": raws, "rule": rules,
                                              "column_name": None, "value": reasons}))
-        report.count_quarantined("malformed_line", len(chunk.malformed))
+        for rule, count in Counter(rules).items():
+            report.count_quarantined(rule, count)
     if chunk.frame.empty:
         return
 
-    frame = chunk.frame.set_axis(names, axis=1)
-    frame = frame.loc[:, ~frame.columns.duplicated()].reset_index(drop=True)
+    frame = chunk.frame.set_axis(names, axis=1).reset_index(drop=True)
 
     normalizer = {CONVERSIONS.kind: normalize_conversions, BROKER.kind: normalize_registrations}.get(obj.contract.kind)
     curated, verdicts = normalizer(frame, now=now) if normalizer else normalize_mapping(frame)
@@ -126,6 +130,8 @@ class _BatchWriter:
     days are spilled early, and a day written more than once is compacted at the end (memory stays bounded)."""
 
     SPILL_ROWS = 1_000_000
+    QUARANTINE_SPILL_ROWS = 100_000
+    QUARANTINE_SPILL_BYTES = 64 * 1024 * 1024  # of raw lines: a line may be up to reader.MAX_LINE_BYTES
 
     def __init__(self, lake: Storage, obj: LandingObject, batch_id: str, now: pd.Timestamp):
         self.lake, self.obj, self.batch_id, self.now = lake, obj, batch_id, now
@@ -137,6 +143,8 @@ class _BatchWriter:
         self.write_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bcjourney-writer")
         self.pending_write: Future | None = None
         self.quarantine_parts: list[pd.DataFrame] = []
+        self.quarantine_buffered = (0, 0)  # rows, bytes of raw lines
+        self.quarantine_written: list[str] = []
         self.mapping_frames: list[pd.DataFrame] = []
         kind = obj.contract.kind
         self.prefix = {CONVERSIONS.kind: layout.CURATED_CONVERSIONS,
@@ -211,7 +219,14 @@ class _BatchWriter:
         return table.filter(pa.array(keep))
 
     def quarantine_rows(self, rows: pd.DataFrame) -> None:
+        """Buffer rejected rows; written in parts as they grow, so a file of junk needs no more memory."""
         self.quarantine_parts.append(rows)
+        buffered_rows, buffered_bytes = self.quarantine_buffered
+        self.quarantine_buffered = (buffered_rows + len(rows),
+                                    buffered_bytes + int(rows["raw_line"].str.len().sum()))
+        if (self.quarantine_buffered[0] >= self.QUARANTINE_SPILL_ROWS
+                or self.quarantine_buffered[1] >= self.QUARANTINE_SPILL_BYTES):
+            self._write_quarantine()
 
     def reject_file(self, reason: str, landing: Storage) -> None:
         try:
@@ -227,7 +242,8 @@ class _BatchWriter:
             self.write_pool.shutdown()
         for keys in self.written.values():
             self.lake.delete(keys)
-        self.written, self.buffers = {}, {}
+        self.lake.delete(self.quarantine_written)
+        self.written, self.buffers, self.quarantine_written = {}, {}, []
         self._write_quarantine()
 
     def finish(self, report: QualityReport) -> list[str]:
@@ -262,9 +278,11 @@ class _BatchWriter:
         rows["batch_id"] = self.batch_id
         rows["quarantined_at"] = self.now
         day = self.now.strftime("%Y-%m-%d")
-        self.lake.write_parquet(f"{self.quarantine_prefix}dt={day}/{self.batch_id}.parquet",
-                                to_table(rows, schema.QUARANTINE))
-        self.quarantine_parts = []
+        part = len(self.quarantine_written)
+        name = self.batch_id if not part else f"{self.batch_id}.part{part:05d}"
+        self.quarantine_written.append(f"{self.quarantine_prefix}dt={day}/{name}.parquet")
+        self.lake.write_parquet(self.quarantine_written[-1], to_table(rows, schema.QUARANTINE))
+        self.quarantine_parts, self.quarantine_buffered = [], (0, 0)
 
     def write_report(self, report: QualityReport) -> None:
         report.finished_at = pd.Timestamp.now(tz="UTC").isoformat()

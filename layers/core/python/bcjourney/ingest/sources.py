@@ -78,11 +78,20 @@ def classify_key(key: str) -> LandingObject:
 
 
 def canonical_header(header: list[str], contract: SourceContract) -> list[str]:
-    """Map a file's header to the contract's names; raises if a required column is missing."""
+    """Map a file's header to the contract's names; raises if a required column is missing, or if two columns
+    mean the same (`created_at` twice, or `timestamp` beside its alias `created_at`): which to trust is unknown."""
     names = []
     for name in header:
         norm = re.sub(r"[\s\-]+", "_", name.strip().lower())
         names.append(contract.aliases.get(norm, norm))
+    first_with_name: dict[str, int] = {}
+    for position, name in enumerate(names):
+        if name in first_with_name:
+            earlier = first_with_name[name]
+            raise HeaderMismatch(
+                f"header columns {earlier + 1} ({header[earlier]!r}) and {position + 1} ({header[position]!r}) both "
+                f"mean {name!r} in a {contract.kind} file: which one to trust is unknown")
+        first_with_name[name] = position
     missing = [c for c in contract.required if c not in names]
     if missing:
         raise HeaderMismatch(f"header {header!r} lacks required column(s) {missing} for a {contract.kind} file")

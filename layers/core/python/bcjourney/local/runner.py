@@ -124,6 +124,8 @@ def match_locally(days: list[str], notify: Callable[[str, int, int | None], None
     is; on AWS the state machine's Map runs days concurrently the same way. Call inside local_environment.
     Returns one result per day, in day order."""
     notify = notify or (lambda stage, advance, total: None)
+    if not days:
+        return []
     workers = max(1, workers or os.cpu_count() or 1)
     batches = backfill_batches(days, workers)
     workers = min(workers, len(batches))
