@@ -10,6 +10,8 @@ must carry no recommendation.
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import math
 import re
 from pathlib import Path
@@ -352,3 +354,30 @@ def test_statistics_helpers():
     _, idx, mu, p = st.max_count_outlier([1, 0, 2, 1, 40, 1, 0])
     assert idx == 4 and mu == pytest.approx(5 / 6) and p < 1e-6
     assert st.max_count_outlier([1, 1, 1, 1])[3] == 1.0
+
+
+HOSTILE_LABELS = {"dynamic score top broker list row": "$x^$", "front-page-visit-broker-button-name-link":
+                  "50% off_now^2 $$", "Home page": "Home page & more $x_1^2$ 100%"}
+
+
+def test_the_report_renders_any_label_that_survives_curation(tmp_path):
+    """Text that passes the text policy may still mean something to matplotlib's mathtext ($, ^, _) or to HTML
+    (&lt;): the report shows it as written, in the plots, the PDF and the HTML."""
+    landing, lake, out = tmp_path / "landing", tmp_path / "lake", tmp_path / "out"
+    generate(landing, days=2, per_day=500, seed=4)
+    for path in list((landing / "conversions").glob("*.csv")) + [landing / "reference" / "page_category_mapping.csv"]:
+        text = path.read_text()
+        for plain_label, hostile in HOSTILE_LABELS.items():
+            text = text.replace(f";{plain_label};", f";{hostile};").replace(f"\n{plain_label};", f"\n{hostile};")
+        path.write_text(text)
+    run(landing, lake)
+    journeys = pd.read_parquet(lake / "unified" / "journeys")
+    assert (journeys["ui_element"] == "$x^$").sum() > 50  # the label really is in the data
+    build_report(lake, out)
+    html_text = (out / "report.html").read_text()
+    assert "$x^$" in html_text
+    assert "Home page &amp; more $x_1^2$ 100%" in html_text
+    pdftotext = shutil.which("pdftotext")
+    if pdftotext:  # the PDF shows the label as written, not as typeset math
+        pdf_text = subprocess.run([pdftotext, str(out / "report.pdf"), "-"], capture_output=True, text=True).stdout
+        assert "$x^$" in pdf_text

@@ -30,6 +30,9 @@ LABEL_CHARS = 34
 plt.rcParams.update({
     "font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "xtick.labelsize": 8, "ytick.labelsize": 8,
     "axes.spines.top": False, "axes.spines.right": False, "figure.dpi": 100,
+    # labels come from the data ($, ^, _ are fine in a ui element): shown as written, never typeset as math;
+    # only the insight pages' own bold headings ask for mathtext, with their bodies escaped
+    "text.parse_math": False,
 })
 
 
@@ -385,7 +388,7 @@ def _insight_page(pdf: PdfPages, number: int, ins: Insight, png: bytes) -> None:
     ax.axis("off")
     left, top, bottom, right = 0.645, 0.87, 0.04, 0.975
     text, size = _fit_text(text_blocks(ins), (right - left) * PAGE[0] * 72, (top - bottom) * PAGE[1] * 72)
-    fig.text(left, top, text, fontsize=size, va="top", linespacing=1.3)
+    fig.text(left, top, text, fontsize=size, va="top", linespacing=1.3, parse_math=True)
     pdf.savefig(fig)
     plt.close(fig)
 
