@@ -6,14 +6,19 @@ from bcjourney.bench import run_benchmarks
 
 def test_bench_reports_each_workload_beside_its_baselines(tmp_path):
     lines = []
-    results = run_benchmarks(ingest_mb=1, match_clicks=30_000, match_registrations=20_000, seed=3, workdir=tmp_path, echo=lines.append)
-    ingest, match = results["ingest"], results["match"]
+    results = run_benchmarks(ingest_mb=1, match_clicks=30_000, match_registrations=20_000, seed=3, workdir=tmp_path,
+                             hostile_blank_lines=300_000, hostile_line_bytes=3 * 1024 * 1024, echo=lines.append)
+    ingest, match, hostile = results["ingest"], results["match"], results["hostile"]
     assert ingest["rows"] > 5_000 and ingest["throughput_ratio"] > 0 and ingest["peak_rss_mb"] > 0
     assert 17_000 < match["registrations"] < 23_000 and match["clicks"] > 27_000 and match["days"] >= 1
     assert match["time_ratio"] > 0 and match["time_ratio_same_output"] > 0
     assert match["linked_share"] > 0.95  # the same data the baseline joined, matched for real
     assert list((tmp_path / "match" / "asof_out").glob("dt=*/*.parquet"))  # the baseline wrote its output
     assert any(line.startswith("match:") and "writing day partitions" in line for line in lines)
+    # the hostile files are accounted for, line by line, and measured beside a normal one
+    assert (hostile["blank_lines"]["blank_lines"], hostile["blank_lines"]["rows_in"]) == (300_000, 0)
+    assert hostile["no_newline"]["quarantined_by_rule"] == {"line_too_long": 1}
+    assert hostile["normal"]["curated"] > 1_000 and hostile["peak_rss_ratio_to_normal"] > 0
 
 
 def test_a_failing_benchmark_raises_instead_of_waiting_for_its_report():

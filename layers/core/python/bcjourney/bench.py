@@ -8,6 +8,9 @@
   (nearest earlier click of the same country) on the same data, counted only (the issue's baseline) and
   writing what unified/journeys holds (an ASOF FULL JOIN: every click, every registration) as day
   partitions (the same output); plus peak RSS.
+- hostile: our ingest of two small gzip files that expand to something no row can be made of (millions of
+  blank lines; one line of gigabytes with no newline), beside our ingest of a normal file of the same
+  compressed size; peak RSS against the target of 1 GB, and every line accounted for.
 
 Every workload runs in a fresh child process, so its peak RSS is its own.
 """
@@ -114,6 +117,43 @@ def pyarrow_csv_to_parquet(path: str, out: str) -> dict:
     return {"rows": rows}
 
 
+def make_hostile_files(workdir: Path, blank_lines: int, long_line_bytes: int, seed: int) -> dict[str, str]:
+    """Landing keys of the hostile files (and of a normal file as large, compressed), written in bounded memory."""
+    import gzip
+
+    from .generate import generate
+
+    conversions = workdir / "landing" / "conversions"
+    conversions.mkdir(parents=True)
+    header = b"id;session_id;country_name;is_mobile;ui_element;created_at;measurement_category\n"
+    with gzip.open(conversions / "blank_lines.csv.gz", "wb", compresslevel=9) as out:
+        out.write(header)
+        for start in range(0, blank_lines, 1_000_000):
+            out.write(b"\n" * min(1_000_000, blank_lines - start))
+    with gzip.open(conversions / "no_newline.csv.gz", "wb", compresslevel=9) as out:
+        out.write(header)
+        block = b"x" * (16 * MB)
+        for start in range(0, long_line_bytes, len(block)):
+            out.write(block[:min(len(block), long_line_bytes - start)])
+    hostile_size = max((conversions / n).stat().st_size for n in ("blank_lines.csv.gz", "no_newline.csv.gz"))
+    generate(workdir / "generated", days=1, per_day=max(1_000, hostile_size // 40), seed=seed)  # ~40 B/row gzipped
+    plain = sorted((workdir / "generated" / "conversions").glob("*.csv"))[0]
+    with open(plain, "rb") as source, gzip.open(conversions / "normal.csv.gz", "wb") as out:
+        shutil.copyfileobj(source, out, 16 * MB)
+    shutil.rmtree(workdir / "generated")
+    return {"blank_lines": "conversions/blank_lines.csv.gz", "no_newline": "conversions/no_newline.csv.gz",
+            "normal": "conversions/normal.csv.gz"}
+
+
+def hostile_ingest_workload(landing: str, key: str, lake: str) -> dict:
+    from .ingest.service import ingest_object
+    from .storage import LocalStorage
+
+    report = ingest_object(LocalStorage(landing), key, LocalStorage(lake)).report
+    return {"rows_in": report.rows_in, "curated": report.curated, "quarantined": report.quarantined,
+            "blank_lines": report.blank_lines, "quarantined_by_rule": report.quarantined_by_rule}
+
+
 def match_workload(lake: str, days: list[str]) -> dict:
     """Match every day and write its unified partition as `bcjourney run` does: the match handler over
     batches of days, one worker process per CPU."""
@@ -190,7 +230,7 @@ def prepare_match_lake(workdir: Path, clicks: int, registrations: int, seed: int
 # --- the command ---------------------------------------------------------------------------------------------
 
 def run_benchmarks(ingest_mb: int = 1024, match_clicks: int = 1_500_000, match_registrations: int = 1_000_000,
-                   seed: int = 7,
+                   seed: int = 7, hostile_blank_lines: int = 20_000_000, hostile_line_bytes: int = 2_500 * MB,
                    workdir: Path | None = None, only: set[str] | None = None,
                    echo: Callable[[str], None] = print) -> dict:
     root = Path(workdir or tempfile.mkdtemp(prefix="bcjourney-bench-"))
@@ -233,6 +273,22 @@ def run_benchmarks(ingest_mb: int = 1024, match_clicks: int = 1_500_000, match_r
             echo(_line("match", results["match"], "time_ratio", "<= 2", 2048)
                  + f"\n  against the ASOF JOIN writing day partitions too: "
                    f"{results['match']['time_ratio_same_output']} ({results['match']['written_baseline_seconds']} s)")
+        if not only or "hostile" in only:
+            echo(f"hostile: writing {hostile_blank_lines:,} blank lines and a {hostile_line_bytes / MB:,.0f} MB line "
+                 "with no newline, gzipped ...")
+            keys = make_hostile_files(root / "hostile", hostile_blank_lines, hostile_line_bytes, seed)
+            landing = root / "hostile" / "landing"
+            runs = {name: measure(f"hostile-{name}", hostile_ingest_workload, str(landing), key,
+                                  str(root / "hostile" / f"lake-{name}")) for name, key in keys.items()}
+            results["hostile"] = {
+                name: {"compressed_mb": round((landing / keys[name]).stat().st_size / MB, 2),
+                       "seconds": round(m.seconds, 2), "peak_rss_mb": round(m.peak_rss_mb), **m.detail}
+                for name, m in runs.items()}
+            worst = max(results["hostile"][n]["peak_rss_mb"] for n in ("blank_lines", "no_newline"))
+            results["hostile"]["peak_rss_ratio_to_normal"] = round(worst / results["hostile"]["normal"]["peak_rss_mb"], 2)
+            echo(f"hostile: peak RSS {worst} MB at most (target < 1024 MB), "
+                 f"{results['hostile']['peak_rss_ratio_to_normal']}x a normal file of the same compressed size\n  "
+                 + json.dumps(results["hostile"]))
     finally:
         if workdir is None:
             shutil.rmtree(root, ignore_errors=True)

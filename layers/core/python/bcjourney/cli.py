@@ -124,6 +124,7 @@ def cmd_bench(args) -> int:
     only = set(args.only.split(",")) if args.only else None
     run_benchmarks(ingest_mb=args.ingest_mb, match_clicks=args.match_clicks,
                    match_registrations=args.match_registrations, seed=args.seed,
+                   hostile_blank_lines=args.hostile_blank_lines, hostile_line_bytes=args.hostile_line_mb * 1024 * 1024,
                    workdir=Path(args.workdir) if args.workdir else None, only=only)
     return 0
 
@@ -166,7 +167,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--ingest-mb", type=int, default=1024, help="size of the generated conversions file")
     bench.add_argument("--match-clicks", type=int, default=1_500_000, help="clicks to match against")
     bench.add_argument("--match-registrations", type=int, default=1_000_000, help="registrations to match")
-    bench.add_argument("--only", help="comma-separated: ingest,match")
+    bench.add_argument("--hostile-blank-lines", type=int, default=20_000_000,
+                       help="blank lines in the hostile file of blank lines")
+    bench.add_argument("--hostile-line-mb", type=int, default=2_500, help="MB of the hostile line with no newline")
+    bench.add_argument("--only", help="comma-separated: ingest,match,hostile")
     bench.add_argument("--seed", type=int, default=7)
     bench.add_argument("--workdir", help="keep the generated data here (default: a temporary folder)")
     bench.set_defaults(func=cmd_bench)

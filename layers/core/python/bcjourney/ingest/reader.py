@@ -88,6 +88,12 @@ class _Block:
 
     data: bytes
     replaced: dict[int, tuple[str, str, str]] = field(default_factory=dict)
+    lines: int = -1  # newlines in data, when already counted
+
+    def line_count(self) -> int:
+        if self.lines < 0:
+            self.lines = self.data.count(b"\n")
+        return self.lines
 
 
 def detect_format(head: bytes) -> FileFormat:
@@ -239,7 +245,7 @@ def _utf8_blocks(binary: BinaryIO, fmt: FileFormat, block_bytes: int) -> Iterato
             out = decoder.decode(whole, lines_before)
             out.replaced.update(pending)
             pending = {}
-            lines_before += out.data.count(b"\n")
+            lines_before += out.line_count()
             yield out
         if final:
             return
@@ -324,8 +330,7 @@ def _chunks(blocks: Iterator[_Block], header: list[str], delimiter: str) -> Iter
 
 def _pieces(block: _Block) -> Iterator[_Block]:
     """The block in pieces of at most MAX_BLOCK_LINES lines (a block of short or blank lines has millions)."""
-    lines = block.data.count(b"\n")
-    if lines <= MAX_BLOCK_LINES:
+    if block.line_count() <= MAX_BLOCK_LINES:
         yield block
         return
     middle = block.data.rfind(b"\n", 0, len(block.data) // 2) + 1

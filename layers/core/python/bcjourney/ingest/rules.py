@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..normalize.text_policy import text_rules
+from ..normalize.text_policy import RULES, text_rule_codes
 
 
 def _as_bool(mask) -> np.ndarray:
@@ -35,16 +35,12 @@ class Verdicts:
             self._rules.append((rule, column))
             self._rule[fresh] = len(self._rules) - 1
 
-    def reject_each(self, rules: pd.Series, column: str) -> None:
-        """Quarantine rows whose entry names a rule (None where the row is fine), each under its own rule."""
-        named = rules.to_numpy(dtype=object)
-        for rule in pd.unique(named[pd.notna(named)]):
-            self.reject(named == rule, rule, column)
-
     def check_text(self, raw: pd.Series, column: str) -> pd.Series:
-        """A free-text column trimmed, with the rows that break the text policy quarantined."""
+        """A free-text column trimmed, with the rows that break the text policy quarantined under its rules."""
         text = raw.fillna("").str.strip()
-        self.reject_each(text_rules(text), column)
+        codes = text_rule_codes(text)
+        for code in np.unique(codes[codes > 0]):
+            self.reject(codes == code, RULES[code], column)
         return text
 
     def flag(self, mask, name: str) -> None:

@@ -47,28 +47,32 @@ def parse_timestamps(values: pd.Series, now: pd.Timestamp | None = None) -> tupl
     reason = np.full(len(text), _CODES[UNPARSEABLE], dtype=np.int8)
     reason[np.asarray(pc.equal(text, "").to_numpy(zero_copy_only=False))] = _CODES[MISSING]
 
-    number = pc.extract_regex(text, _NUMBER)
-    matched = _matched(number)
-    if matched.any():
-        millis[matched], reason[matched] = _epoch_millis(pc.filter(number, pa.array(matched))), _FINE
-
-    # the common form, 'YYYY-MM-DD HH:MM:SS', read straight from the bytes; the other forms by expression
-    fixed = _fixed_width(text)
-    rest = ~fixed & (reason == _CODES[UNPARSEABLE])
-    if fixed.any():
-        fields = _fixed_width_fields(pc.filter(text, pa.array(fixed)))
-        if fields is not None:
-            millis[fixed], possible = _utc_millis(*fields)
-            reason[fixed] = np.where(possible, _FINE, _CODES[IMPOSSIBLE])
-        else:
-            rest |= fixed
-    if rest.any():
-        calendar = pc.extract_regex(pc.filter(text, pa.array(rest)), _CALENDAR)
-        matched = _matched(calendar)
-        where = np.flatnonzero(rest)[matched]
+    # the common forms straight from the bytes or by one cast: 'YYYY-MM-DD HH:MM:SS' and whole Unix numbers
+    fixed = np.flatnonzero(_lengths(text) == 19)
+    if len(fixed):
+        shaped, fields = _fixed_width_fields(text if len(fixed) == len(text) else pc.take(text, pa.array(fixed)))
+        if not shaped.all():
+            fixed, fields = fixed[shaped], [f[shaped] for f in fields]
+        millis[fixed], possible = _utc_millis(*fields)
+        reason[fixed] = np.where(possible, _FINE, _CODES[IMPOSSIBLE])
+    pending = reason == _CODES[UNPARSEABLE]
+    whole = pending & np.asarray(pc.fill_null(pc.and_(pc.ascii_is_decimal(text), pc.less_equal(
+        pc.binary_length(text), 16)), False).to_numpy(zero_copy_only=False), dtype=bool)
+    if whole.any():
+        number = np.asarray(pc.cast(pc.filter(text, pa.array(whole)), pa.int64()).to_numpy(zero_copy_only=False))
+        millis[whole], reason[whole] = np.where(number < _MS_THRESHOLD, number * 1000, number), _FINE
+        pending &= ~whole
+    # the rest by expression: fractional Unix numbers, then the calendar forms with T, fractions and offsets
+    for pattern, to_millis in ((_NUMBER, _epoch_millis), (_CALENDAR, _calendar_millis)):
+        if not pending.any():
+            break
+        parts = pc.extract_regex(pc.filter(text, pa.array(pending)), pattern)
+        matched = _matched(parts)
+        where = np.flatnonzero(pending)[matched]
         if len(where):
-            millis[where], possible = _calendar_millis(pc.filter(calendar, pa.array(matched)))
+            millis[where], possible = to_millis(pc.filter(parts, pa.array(matched)))
             reason[where] = np.where(possible, _FINE, _CODES[IMPOSSIBLE])
+            pending[where] = False
 
     ok = reason == _FINE
     reason[ok & (millis < _ms(EARLIEST))] = _CODES[TOO_EARLY]
@@ -101,29 +105,30 @@ def _fraction_millis(parts: pa.StructArray) -> np.ndarray:
     return np.asarray(pc.cast(padded, pa.int64()).to_numpy(zero_copy_only=False))
 
 
-def _epoch_millis(parts: pa.StructArray) -> np.ndarray:
+def _epoch_millis(parts: pa.StructArray) -> tuple[np.ndarray, np.ndarray]:
     whole = _field(parts, "int")
-    return np.where(whole < _MS_THRESHOLD, whole * 1000 + _fraction_millis(parts), whole)
+    return (np.where(whole < _MS_THRESHOLD, whole * 1000 + _fraction_millis(parts), whole),
+            np.ones(len(whole), dtype=bool))
 
 
 _SEPARATORS = {4: b"-", 7: b"-", 10: b" T", 13: b":", 16: b":"}
 _DIGITS = [i for i in range(19) if i not in _SEPARATORS]
 
 
-def _fixed_width(text: pa.Array) -> np.ndarray:
-    return np.asarray(pc.equal(pc.binary_length(text), 19).to_numpy(zero_copy_only=False), dtype=bool)
+def _lengths(text: pa.Array) -> np.ndarray:
+    return np.asarray(pc.binary_length(text).to_numpy(zero_copy_only=False))
 
 
 def _fixed_width_fields(text: pa.Array):
-    """(year, month, day, hour, minute, second, fraction ms, offset minutes) of values that are all 19 bytes
-    long, or None when any of them is not 'YYYY-MM-DD HH:MM:SS' (or with 'T')."""
+    """Of values that are all 19 bytes long: (which are 'YYYY-MM-DD HH:MM:SS', or with 'T'; their year, month,
+    day, hour, minute, second, fraction ms and offset minutes)."""
     data = np.frombuffer(text.buffers()[2], dtype=np.uint8,
                          count=19 * len(text), offset=text.offset * 19).reshape(-1, 19)
-    digits = data - np.uint8(48)  # wraps round below '0', so one comparison checks every digit
-    if not (digits[:, _DIGITS] <= 9).all() or not all(
-            np.isin(data[:, position], np.frombuffer(allowed, dtype=np.uint8)).all()
-            for position, allowed in _SEPARATORS.items()):
-        return None
+    digits = data - np.uint8(48)  # wraps round below '0', so one comparison checks a digit
+    shaped = (digits[:, _DIGITS] <= 9).all(axis=1)
+    for position, allowed in _SEPARATORS.items():
+        column = data[:, position]
+        shaped &= (column == allowed[0]) if len(allowed) == 1 else (column == allowed[0]) | (column == allowed[1])
 
     def number(first: int, width: int) -> np.ndarray:
         value = digits[:, first].astype(np.int64)
@@ -132,7 +137,8 @@ def _fixed_width_fields(text: pa.Array):
         return value
 
     zero = np.zeros(len(data), dtype=np.int64)
-    return number(0, 4), number(5, 2), number(8, 2), number(11, 2), number(14, 2), number(17, 2), zero, zero
+    return shaped, (number(0, 4), number(5, 2), number(8, 2), number(11, 2), number(14, 2), number(17, 2), zero,
+                    zero)
 
 
 def _calendar_millis(parts: pa.StructArray) -> tuple[np.ndarray, np.ndarray]:

@@ -50,14 +50,6 @@ def on_uniques(values: pd.Series, check) -> pd.Series:
     return pd.Series(pc.take(verdict, encoded.indices).to_numpy(zero_copy_only=False), index=values.index)
 
 
-def on_uniques_map(values: pd.Series, function) -> pd.Series:
-    """Apply a per-value function (str -> str | None) once per distinct value; an object Series of results."""
-    encoded = pc.dictionary_encode(pc.fill_null(arrow_strings(values), ""))
-    results = pa.array([function(v) for v in encoded.dictionary.to_pylist()], type=pa.string())
-    return pd.Series(pc.take(results, encoded.indices).to_numpy(zero_copy_only=False), index=values.index,
-                     dtype="object")
-
-
 def parse_score(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Important score: integer 0..100; (Int64 with <NA> for junk such as '#REF!', valid mask)."""
     text = values.fillna("").astype(str).str.strip()
