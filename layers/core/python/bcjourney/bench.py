@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from .storage.tables import PARQUET_CODEC  # baselines write with our codec: the same output, the same work
+
 MB = 1024 * 1024
 
 
@@ -110,7 +112,7 @@ def pyarrow_csv_to_parquet(path: str, out: str) -> dict:
     reader = pacsv.open_csv(path, parse_options=pacsv.ParseOptions(delimiter=";"),
                             read_options=pacsv.ReadOptions(block_size=16 * MB))
     rows = 0
-    with pq.ParquetWriter(out, reader.schema, compression="zstd") as writer:
+    with pq.ParquetWriter(out, reader.schema, compression=PARQUET_CODEC) as writer:
         for batch in reader:
             writer.write_batch(batch)
             rows += batch.num_rows
@@ -200,7 +202,7 @@ def duckdb_asof_join_written(lake: str, out: str) -> dict:
         "c.source_file AS conversion_source_file, c.source_line AS conversion_source_line, "
         "r.source_file AS broker_source_file, r.source_line AS broker_source_line, "
         f"strftime(coalesce(c.converted_at, r.registered_at), '%Y-%m-%d') AS dt {joined}) "
-        f"TO '{out}' (FORMAT parquet, PARTITION_BY (dt), COMPRESSION zstd)")
+        f"TO '{out}' (FORMAT parquet, PARTITION_BY (dt), COMPRESSION {PARQUET_CODEC})")
     return {}
 
 

@@ -28,8 +28,13 @@ def read_parquet_file(source, schema: pa.Schema | None) -> pa.Table:
     return pq.read_table(opened(), columns=[n for n in schema.names if n in present])
 
 
+# Snappy: Athena's default, and one of the two codecs the AWS SDK for pandas layer's pyarrow is built with
+# (layers/managed-layers.toml); zstd would raise there on every write.
+PARQUET_CODEC = "snappy"
+
+
 def write_parquet_file(table: pa.Table, sink) -> None:
-    """zstd, with dictionary pages for the text columns only: ids, times and scores are nearly unique, so a
-    dictionary there is built and then dropped (the unified files: a quarter quicker to write, a third smaller)."""
+    """Dictionary pages for the text columns only: ids, times and scores are nearly unique, so a dictionary there
+    is built and then dropped (the unified files: a quarter quicker to write, a third smaller)."""
     text = [f.name for f in table.schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
-    pq.write_table(table, sink, compression="zstd", use_dictionary=text)
+    pq.write_table(table, sink, compression=PARQUET_CODEC, use_dictionary=text)

@@ -1,0 +1,43 @@
+"""What the functions have at run time, as `layers/managed-layers.toml` states it, and what the code asks of it.
+
+The Lambda-faithful tier (.ci/lambda_tier.sh) runs the handler tests on exactly those versions; these checks keep
+the statement itself true: the template names the layers it describes, and no Lambda code asks for a Parquet
+codec the managed layer's pyarrow was built without (zstd there raises `Support for codec 'zstd' not built`)."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+from bcjourney.storage import tables
+
+REPO = Path(__file__).resolve().parents[1]
+MANAGED = tomllib.loads((REPO / "layers" / "managed-layers.toml").read_text())
+LAMBDA_CODE = [*(REPO / "layers" / "core" / "python").rglob("*.py"), *(REPO / "functions").rglob("*.py")]
+CODECS = ("zstd", "lz4", "brotli", "bz2", "snappy", "gzip")
+
+
+def test_the_parquet_codec_is_one_the_managed_layer_has():
+    assert tables.PARQUET_CODEC in MANAGED["aws_sdk_pandas"]["parquet_codecs"]
+
+
+def test_no_lambda_code_names_a_codec_the_managed_layer_lacks():
+    allowed = set(MANAGED["aws_sdk_pandas"]["parquet_codecs"])
+    offenders = []
+    for path in LAMBDA_CODE:
+        if path.name == "bench.py":  # a laptop tool, not run on Lambda
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), start=1):
+            for codec in CODECS:
+                if codec not in allowed and re.search(rf"""['"]{codec}['"]|compression\s*=\s*['"]?{codec}""", line,
+                                                      re.IGNORECASE):
+                    offenders.append(f"{path.relative_to(REPO)}:{number}: {line.strip()}")
+    assert offenders == []
+
+
+def test_the_template_names_the_layers_the_pins_describe():
+    template = (REPO / "template.yaml").read_text()
+    for layer in ("aws_sdk_pandas", "powertools"):
+        assert f"Default: {MANAGED[layer]['layer_arn']}" in template, layer
+    assert re.search(r"Runtime:\s*python" + re.escape(MANAGED["python"]), template)
