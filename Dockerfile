@@ -25,6 +25,7 @@ WORKDIR /app
 # Dependencies first (cached while only code outside the package changes): what the editable install needs.
 COPY pyproject.toml constraints.txt README.md ./
 COPY layers/ layers/
+COPY tools/ tools/
 RUN pip install -c constraints.txt -e ".[local]"
 
 # The rest: athena_queries/ (used by `query` and `report`), events/, docs.

@@ -5,7 +5,7 @@
 #   3. checkov, CloudFormation framework           (0 failed checks; every skip is justified in template.yaml)
 #   4. the state machine definition                (cfn-lint's ASL schema on the substituted definition, every
 #                                                   Next/Default target exists, ${...} == DefinitionSubstitutions)
-#   5. the core layer's build input                (sam build needs requirements.txt in the layer's ContentUri)
+#   5. the core layer's build input                (sam build runs the build-CoreLayer target of its Makefile)
 # Each tool lives in its own venv under .ci-venvs/ (gitignored), created on first use: their dependency pins clash.
 # Nothing here calls AWS: dummy credentials and a region are set only because the tools insist on having them.
 #
@@ -160,17 +160,19 @@ fi
 rm -rf "$asl_tmp"
 
 # 5. core layer build input -------------------------------------------------------------------------------------------
-# sam build (BuildMethod python3.12) copies ContentUri into the layer's python/ folder and pip-installs the
-# requirements.txt it finds in ContentUri; without that file the layer silently ships without rapidfuzz/pycountry.
+# sam build (BuildMethod makefile) runs `make build-CoreLayer` in a copy of ContentUri: the Makefile, build.sh and
+# requirements.txt must be there, or the layer ships without its code or dependencies.
 echo "== core layer"
 layer_dir="$(awk '/^  CoreLayer:/{f=1} f && /ContentUri:/{print $2; exit}' "$TEMPLATE")"
 layer_dir="${layer_dir%/}"
 if [[ -z "$layer_dir" || ! -d "$layer_dir" ]]; then
     fail "CoreLayer ContentUri '$layer_dir' is not a directory"
-elif [[ ! -f "$layer_dir/requirements.txt" ]]; then
-    fail "$layer_dir/requirements.txt is missing: sam build would ship the layer without its dependencies (create it with the line: -r ../requirements.txt)"
+elif ! grep -q '^build-CoreLayer:' "$layer_dir/Makefile" 2>/dev/null; then
+    fail "$layer_dir/Makefile has no build-CoreLayer target: sam build (BuildMethod makefile) would fail"
+elif [[ ! -f "$layer_dir/build.sh" || ! -f "$layer_dir/requirements.txt" || ! -d "$layer_dir/python/bcjourney" ]]; then
+    fail "$layer_dir lacks build.sh, requirements.txt or python/bcjourney: the layer would ship incomplete"
 else
-    echo "$layer_dir/requirements.txt: present"
+    echo "$layer_dir: Makefile (build-CoreLayer), build.sh, requirements.txt, python/bcjourney present"
 fi
 
 if [[ $status -eq 0 ]]; then echo "lint_template: all checks passed"; else echo "lint_template: FAILED"; fi

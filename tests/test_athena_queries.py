@@ -30,8 +30,8 @@ sqlglot = pytest.importorskip("sqlglot")
 from sqlglot import exp  # noqa: E402
 
 from bcjourney import layout, schema  # noqa: E402
-from bcjourney.analysis import local_sql  # noqa: E402
-from bcjourney.analysis.local_sql import (  # noqa: E402
+from bcjourney_tools.analysis import local_sql  # noqa: E402
+from bcjourney_tools.analysis.local_sql import (  # noqa: E402
     LAKE_TABLES,
     athena_to_duckdb,
     connect_lake,

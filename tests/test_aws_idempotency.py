@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from bcjourney.local.events import s3_object_created_event
-from bcjourney.local.handlers import LocalLambdaContext
+from bcjourney_tools.local.events import s3_object_created_event
+from bcjourney_tools.local.handlers import LocalLambdaContext
 from test_aws_support import LANDING, stack  # noqa: F401
 
 KEY = "conversions/clicks 2024-04-01.csv"

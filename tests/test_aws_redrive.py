@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from bcjourney.local.handlers import LocalLambdaContext
+from bcjourney_tools.local.handlers import LocalLambdaContext
 from bcjourney.redrive import INGEST, MATCH_DAYS, classify, execution_name
 from test_aws_support import LANDING, REPO, client_error, function_env, load_handler, stack  # noqa: F401
 

@@ -16,7 +16,7 @@ import re
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
-from bcjourney.local.handlers import LocalLambdaContext
+from bcjourney_tools.local.handlers import LocalLambdaContext
 from bcjourney.runtime import TransientMatchError, transient_cause
 from bcjourney.storage import StorageError
 from test_aws_support import client_error, curated_lake, stack  # noqa: F401

@@ -45,7 +45,7 @@ from moto import mock_aws
 from moto.awslambda.models import LambdaFunction
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
-from bcjourney.local.handlers import LocalLambdaContext
+from bcjourney_tools.local.handlers import LocalLambdaContext
 from bcjourney.runtime import Runtime
 
 REPO = Path(__file__).resolve().parents[1]

@@ -1,7 +1,7 @@
 """`bcjourney bench` at a toy size: every workload runs beside its baselines and reports ratios (the timings
 themselves are not asserted: speed targets live in the benchmark's own output, not in tests)."""
 
-from bcjourney.bench import run_benchmarks
+from bcjourney_tools.bench import run_benchmarks
 
 
 def test_bench_reports_each_workload_beside_its_baselines(tmp_path):
@@ -24,7 +24,7 @@ def test_bench_reports_each_workload_beside_its_baselines(tmp_path):
 def test_a_failing_benchmark_raises_instead_of_waiting_for_its_report():
     import os
     import pytest
-    from bcjourney.bench import measure
+    from bcjourney_tools.bench import measure
 
     with pytest.raises(RuntimeError, match="benchmark boom failed"):
         measure("boom", os.listdir, "/no/such/folder")

@@ -9,9 +9,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from bcjourney import schema
-from bcjourney.evaluation import evaluate_lake
-from bcjourney.generate import generate
-from bcjourney.local.runner import run
+from bcjourney_tools.evaluation import evaluate_lake
+from bcjourney_tools.generate import generate
+from bcjourney_tools.local.runner import run
 
 CONTRACT_COLUMNS = [
     "conversion_id", "session_id", "is_mobile", "ui_element", "measurement_category", "page_category",
@@ -104,18 +104,18 @@ def test_real_homework_data_end_to_end(homework_landing, tmp_path):
 def test_cli_run_prints_a_summary_and_fails_clearly(tmp_path):
     landing, lake = tmp_path / "landing", tmp_path / "lake"
     generate(landing, days=1, per_day=200, seed=1)
-    ok = subprocess.run([sys.executable, "-m", "bcjourney.cli", "run", "--landing", str(landing), "--lake", str(lake),
+    ok = subprocess.run([sys.executable, "-m", "bcjourney_tools.cli", "run", "--landing", str(landing), "--lake", str(lake),
                          "--quiet"], capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
     assert "registrations linked" in ok.stdout and "wall time" in ok.stdout
 
     (landing / "conversions" / "broken.csv").write_bytes(b"\x00\x01binary")
-    bad = subprocess.run([sys.executable, "-m", "bcjourney.cli", "run", "--landing", str(landing), "--lake", str(lake),
+    bad = subprocess.run([sys.executable, "-m", "bcjourney_tools.cli", "run", "--landing", str(landing), "--lake", str(lake),
                           "--quiet"], capture_output=True, text=True)
     assert bad.returncode == 1
     assert "conversions/broken.csv" in bad.stderr and "binary" in bad.stderr
 
-    missing = subprocess.run([sys.executable, "-m", "bcjourney.cli", "run", "--landing", str(tmp_path / "nope"),
+    missing = subprocess.run([sys.executable, "-m", "bcjourney_tools.cli", "run", "--landing", str(tmp_path / "nope"),
                               "--lake", str(lake)], capture_output=True, text=True)
     assert missing.returncode == 2 and "does not exist" in missing.stderr
 
@@ -168,7 +168,7 @@ def test_a_backfill_batch_gives_each_day_what_the_state_machine_would(tmp_path):
 
 
 def test_a_backfill_is_cut_into_even_runs_of_days_one_round_per_worker():
-    from bcjourney.local.runner import backfill_batches
+    from bcjourney_tools.local.runner import backfill_batches
     from bcjourney.matching.service import BACKFILL_BATCH_DAYS
 
     days = [d.strftime("%Y-%m-%d") for d in pd.date_range("2024-04-01", periods=60)]
@@ -187,7 +187,7 @@ def test_cli_run_on_a_landing_folder_with_nothing_to_match_prints_its_summary(tm
     (landing / "conversions" / "blank.csv").write_text(
         "id;session_id;country_name;is_mobile;ui_element;created_at;measurement_category\n\n\n")
     (landing / "conversions" / "broken.csv").write_bytes(b"\x00\x01binary")
-    done = subprocess.run([sys.executable, "-m", "bcjourney.cli", "run", "--landing", str(landing), "--lake",
+    done = subprocess.run([sys.executable, "-m", "bcjourney_tools.cli", "run", "--landing", str(landing), "--lake",
                            str(lake), "--quiet"], capture_output=True, text=True)
     assert done.returncode == 1, done.stderr  # one file rejected whole; nothing to match is no crash
     assert "max_workers" not in done.stderr and "conversions/broken.csv" in done.stderr

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import bcjourney.generate as gen
-from bcjourney.generate import (
+import bcjourney_tools.generate as gen
+from bcjourney_tools.generate import (
     BROKER_HEADER,
     CLICK_TO_IP_COUNTRY,
     CONVERSIONS_HEADER,

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from moto import mock_aws
 
-from bcjourney.local.events import s3_object_created_event
-from bcjourney.local.handlers import LocalLambdaContext, load_handler_module
+from bcjourney_tools.local.events import s3_object_created_event
+from bcjourney_tools.local.handlers import LocalLambdaContext, load_handler_module
 from bcjourney.runtime import Runtime
 from bcjourney.storage import open_storage
 

@@ -26,8 +26,6 @@ def test_no_lambda_code_names_a_codec_the_managed_layer_lacks():
     allowed = set(MANAGED["aws_sdk_pandas"]["parquet_codecs"])
     offenders = []
     for path in LAMBDA_CODE:
-        if path.name == "bench.py":  # a laptop tool, not run on Lambda
-            continue
         for number, line in enumerate(path.read_text().splitlines(), start=1):
             for codec in CODECS:
                 if codec not in allowed and re.search(rf"""['"]{codec}['"]|compression\s*=\s*['"]?{codec}""", line,
@@ -41,3 +39,21 @@ def test_the_template_names_the_layers_the_pins_describe():
     for layer in ("aws_sdk_pandas", "powertools"):
         assert f"Default: {MANAGED[layer]['layer_arn']}" in template, layer
     assert re.search(r"Runtime:\s*python" + re.escape(MANAGED["python"]), template)
+
+
+def test_the_core_layer_pins_are_the_development_pins():
+    def pins(path: Path) -> dict[str, str]:
+        lines = [line.split("#")[0].strip() for line in path.read_text().splitlines()]
+        return {re.sub(r"[-_.]+", "-", line.split("==")[0].lower()): line.split("==")[1] for line in lines
+                if "==" in line}
+
+    layer, development = pins(REPO / "layers" / "core" / "requirements.txt"), pins(REPO / "constraints.txt")
+    assert layer and all(development[name] == version for name, version in layer.items())
+
+
+def test_lambda_code_imports_nothing_of_the_laptop_side():
+    laptop_only = ("bcjourney_tools", "duckdb", "matplotlib", "tqdm", "scipy", "sqlglot", "hypothesis", "moto")
+    offenders = [f"{path.relative_to(REPO)}: {line.strip()}" for path in LAMBDA_CODE
+                 for line in path.read_text().splitlines()
+                 if re.match(rf"\s*(from|import)\s+({'|'.join(laptop_only)})\b", line)]
+    assert offenders == []

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import layout, schema
-from .storage import open_storage
+from bcjourney import layout, schema
+from bcjourney.storage import open_storage
 
 CONFIDENCE_BINS = [0.0, 0.5, 0.8, 0.9, 0.95, 0.99, 1.0]
 

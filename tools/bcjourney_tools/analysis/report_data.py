@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from bcjourney import layout
-from bcjourney.analysis.local_sql import connect_lake, queries_dir, run_sql
+from bcjourney_tools.analysis.local_sql import connect_lake, queries_dir, run_sql
 from bcjourney.matching.candidates import Window
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bcjourney.analysis.local_sql import (
+from bcjourney_tools.analysis.local_sql import (
     LAKE_TABLES,
     athena_to_duckdb,
     connect_lake,

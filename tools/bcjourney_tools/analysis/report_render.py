@@ -20,7 +20,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 
-from bcjourney.analysis.report_insights import Insight, fmt_num, fmt_p, pct  # noqa: E402
+from bcjourney_tools.analysis.report_insights import Insight, fmt_num, fmt_p, pct  # noqa: E402
 
 ABOVE, BELOW, NEUTRAL, OVERALL = "#2a9d4b", "#c0392b", "#6c7a89", "#1f4e79"
 PNG_DPI = 130

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from .storage.tables import PARQUET_CODEC  # baselines write with our codec: the same output, the same work
+from bcjourney.storage.tables import PARQUET_CODEC  # baselines write with our codec: the same output, the same work
 
 MB = 1024 * 1024
 
@@ -97,8 +97,8 @@ def make_conversions_file(workdir: Path, target_mb: int, seed: int) -> Path:
 
 
 def ingest_workload(landing: str, key: str, lake: str) -> dict:
-    from .ingest.service import ingest_object
-    from .storage import LocalStorage
+    from bcjourney.ingest.service import ingest_object
+    from bcjourney.storage import LocalStorage
 
     report = ingest_object(LocalStorage(landing), key, LocalStorage(lake)).report
     return {"rows_in": report.rows_in, "curated": report.curated, "quarantined": report.quarantined}
@@ -148,8 +148,8 @@ def make_hostile_files(workdir: Path, blank_lines: int, long_line_bytes: int, se
 
 
 def hostile_ingest_workload(landing: str, key: str, lake: str) -> dict:
-    from .ingest.service import ingest_object
-    from .storage import LocalStorage
+    from bcjourney.ingest.service import ingest_object
+    from bcjourney.storage import LocalStorage
 
     report = ingest_object(LocalStorage(landing), key, LocalStorage(lake)).report
     return {"rows_in": report.rows_in, "curated": report.curated, "quarantined": report.quarantined,
@@ -215,8 +215,8 @@ def prepare_match_lake(workdir: Path, clicks: int, registrations: int, seed: int
     """Generated landing data of about `clicks` clicks and `registrations` registrations, ingested into a lake
     (not timed)."""
     from .generate import generate
-    from .ingest.service import ingest_object
-    from .storage import LocalStorage
+    from bcjourney.ingest.service import ingest_object
+    from bcjourney.storage import LocalStorage
 
     per_day = 25_000
     days = max(1, clicks // per_day)

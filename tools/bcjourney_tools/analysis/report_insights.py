@@ -22,8 +22,8 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from bcjourney.analysis import report_stats as st
-from bcjourney.analysis.report_data import LakeData, query
+from bcjourney_tools.analysis import report_stats as st
+from bcjourney_tools.analysis.report_data import LakeData, query
 
 HIGH_VALUE = 50  # important_score >= 50 is a high-value user (athena_queries/README.md)
 OTHER = "(other)"

@@ -26,10 +26,10 @@ import numpy as np
 import pandas as pd
 
 import bcjourney
-from bcjourney.analysis import report_insights as ri
-from bcjourney.analysis import report_render as rr
-from bcjourney.analysis.report_data import LakeData, load_lake
-from bcjourney.analysis.report_stats import ALPHA, MIN_EXPECTED
+from bcjourney_tools.analysis import report_insights as ri
+from bcjourney_tools.analysis import report_render as rr
+from bcjourney_tools.analysis.report_data import LakeData, load_lake
+from bcjourney_tools.analysis.report_stats import ALPHA, MIN_EXPECTED
 
 TITLE = "BrokerChooser click-outs to partner registrations: EDA report"
 

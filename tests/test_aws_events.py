@@ -1,0 +1,92 @@
+"""Every file in events/ goes to the function events/README.md names, on the moto stack, as `sam local invoke -e`
+would hand it over: only the bucket name is the user's (the README says to replace it), nothing else is edited.
+The S3 events carry no versionId, as for an unversioned bucket or a hand-made event: ingest reads the latest
+object then."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bcjourney_tools.local.handlers import LocalLambdaContext
+from test_aws_redrive import redrive_handler
+from test_aws_support import LANDING, stack  # noqa: F401
+
+EVENTS = Path(__file__).resolve().parents[1] / "events"
+EXAMPLE_BUCKET = "bcjourney-landing-example"
+NOT_EVENTS = {"env.json"}  # sam local's --env-vars file
+
+
+def load(name: str, stack) -> dict:
+    return json.loads((EVENTS / name).read_text().replace(EXAMPLE_BUCKET, stack.landing_bucket))
+
+
+def invoke(stack, function: str, event: dict) -> dict:
+    response = stack.client("lambda").invoke(FunctionName=function, Payload=json.dumps(event).encode())
+    body = json.loads(response["Payload"].read() or b"null")
+    assert "FunctionError" not in response, body
+    return body
+
+
+def landing_body(key: str) -> str:
+    source = {"conversions/": "conversions/clicks 2024-04-01.csv", "broker/": "broker/acme/registrations.csv",
+              "reference/": "reference/page_category_mapping.csv"}
+    return LANDING[next(v for prefix, v in source.items() if key.startswith(prefix))]
+
+
+def test_every_event_file_is_exercised_here():
+    covered = {"s3_put_conversions.json", "s3_put_broker.json", "s3_put_broker_encoded_key.json",
+               "s3_put_mapping.json", "state_machine_input.json", "match_day.json", "match_days_batch.json",
+               "dead_letter_record.json", "redrive.json", "dlq_message_ingest.json", "dlq_message_match.json"}
+    assert {p.name for p in EVENTS.glob("*.json")} - NOT_EVENTS == covered
+
+
+@pytest.mark.parametrize("name", ["s3_put_conversions.json", "s3_put_broker.json", "s3_put_broker_encoded_key.json",
+                                  "s3_put_mapping.json"])
+def test_each_s3_event_ingests_the_latest_object_under_its_key(stack, name):
+    from urllib.parse import unquote_plus
+
+    event = load(name, stack)
+    record = event["Records"][0]["s3"]
+    assert "versionId" not in record["object"]
+    key = unquote_plus(record["object"]["key"])
+    stack.upload(key, landing_body(key))  # the object the event announces (its own notification runs too)
+    result = invoke(stack, stack.ingest_function, event)
+    (batch,) = result["batches"] or result["duplicates"]
+    assert batch["key"] == key
+    if result["batches"]:
+        assert batch["rows_in"] == batch["curated"] + batch["merged_duplicates"] + batch["quarantined"] > 0
+
+
+def test_the_match_events_and_the_state_machine_input_run(stack):
+    for key, body in LANDING.items():
+        stack.upload(key, body)
+    stack.wait_all()
+    day = invoke(stack, stack.match_function, load("match_day.json", stack))
+    assert day["day"] == load("match_day.json", stack)["day"]
+    batch = invoke(stack, stack.match_function, load("match_days_batch.json", stack))
+    assert [d["day"] for d in batch["days"]] == load("match_days_batch.json", stack)["days"]
+    execution = stack.client("stepfunctions").start_execution(
+        stateMachineArn=stack.state_machine_arn, input=json.dumps(load("state_machine_input.json", stack)))
+    assert stack.wait(execution["executionArn"])["status"] == "SUCCEEDED"
+
+
+def test_the_dead_letter_record_is_archived_and_queued_and_redrive_takes_both_kinds(stack, monkeypatch):
+    for key, body in LANDING.items():  # the objects and days the dead letters name
+        stack.upload(key, body)
+    stack.wait_all()
+    record = load("dead_letter_record.json", stack)
+    invoke(stack, stack.dead_letter_function, record)
+    assert any(k.startswith("_dead_letters/source=match_days/") for k in stack.lake_keys("_dead_letters/"))
+    queued = stack.dead_letters()
+    assert [body["execution_arn"] for body in queued] == [record["execution_arn"]]
+    stack.client("sqs").purge_queue(QueueUrl=stack.queue_url)
+    for name in ("dlq_message_ingest.json", "dlq_message_match.json"):
+        stack.client("sqs").send_message(QueueUrl=stack.queue_url, MessageBody=(EVENTS / name).read_text().replace(
+            EXAMPLE_BUCKET, stack.landing_bucket))
+    report = redrive_handler(stack, monkeypatch).lambda_handler(load("redrive.json", stack),
+                                                                LocalLambdaContext("bcjourney-redrive"))
+    assert (report["restarted_match_days"], report["reinvoked_ingest"], report["left_unknown"]) == (1, 1, 0)
+    assert stack.dead_letters() == []
