@@ -9,7 +9,10 @@ def test_bench_reports_each_workload_beside_its_baselines(tmp_path):
     results = run_benchmarks(ingest_mb=1, match_clicks=30_000, match_registrations=20_000, seed=3, workdir=tmp_path,
                              hostile_blank_lines=300_000, hostile_line_bytes=3 * 1024 * 1024, echo=lines.append)
     ingest, match, hostile = results["ingest"], results["match"], results["hostile"]
-    assert ingest["rows"] > 5_000 and ingest["throughput_ratio"] > 0 and ingest["peak_rss_mb"] > 0
+    assert set(ingest) == {"sorted", "single_day", "interleaved"}
+    for shape in ingest.values():
+        assert shape["rows"] > 5_000 and shape["throughput_ratio"] > 0 and shape["peak_rss_mb"] > 0
+    assert len({shape["rows"] for shape in ingest.values()}) == 1  # the same rows in three shapes
     assert 17_000 < match["registrations"] < 23_000 and match["clicks"] > 27_000 and match["days"] >= 1
     assert match["time_ratio"] > 0 and match["time_ratio_same_output"] > 0
     assert match["linked_share"] > 0.95  # the same data the baseline joined, matched for real

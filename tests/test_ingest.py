@@ -164,6 +164,28 @@ def test_spilling_early_still_gives_one_file_per_day_and_merges_duplicates_acros
     assert sorted(read(lake, "curated/conversions/")["conversion_id"]) == list(range(12))
 
 
+def test_a_day_too_large_to_read_back_keeps_its_parts_each_id_once_at_its_earliest_line(tmp_path, monkeypatch):
+    from bcjourney.ingest import service
+
+    monkeypatch.setattr(service._BatchWriter, "SPILL_ROWS", 3)
+    monkeypatch.setattr(service._BatchWriter, "COMPACT_ROWS", 3)
+    ids = [0, 1, 2, 3, 1, 4, 5, 0, 6, 7, 3, 8, 9, 9]  # repeats inside and across spills
+    lines = [f"{i};1;France;1;broker-name-link;2024-04-01 10:00:{n:02d};01bestca/02notrel/03notrel"
+             for n, i in enumerate(ids)]
+    landing = LocalStorage(write_landing(tmp_path / "landing", {"conversions/c.csv": HEADER + "\n".join(lines)}))
+    lake = LocalStorage(tmp_path / "lake")
+    result = ingest_object(landing, "conversions/c.csv", lake, block_bytes=120)
+    keys = [k for k in lake.list_keys("curated/conversions/dt=2024-04-01/") if k.endswith(".parquet")]
+    assert len(keys) > 1  # the parts stayed
+    curated = read(lake, "curated/conversions/")
+    earliest = {}
+    for line, i in enumerate(ids, start=2):
+        earliest.setdefault(i, line)
+    assert dict(zip(curated["conversion_id"], curated["source_line"])) == earliest
+    assert len(curated) == len(earliest) == result.report.curated
+    assert result.report.merged_duplicates == len(ids) - len(earliest)
+
+
 @pytest.mark.parametrize("key,source", [
     ("conversions/c.csv", "conversions"), ("conversions/2024/04/c.csv.gz", "conversions"),
     ("broker/acme/r.csv", "broker_acme"), ("broker/zeta-2/2024/r.csv", "broker_zeta-2"),

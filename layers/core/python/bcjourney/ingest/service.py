@@ -125,11 +125,13 @@ def _ingest_chunk(chunk: reader.RawChunk, names: list[str], obj: LandingObject, 
 
 
 class _BatchWriter:
-    """Where one batch's rows go in the lake: one Parquet file per day partition, named after the batch, so a
-    re-run replaces it. Rows are buffered per day and written once; when the buffer outgrows SPILL_ROWS the
-    days are spilled early, and a day written more than once is compacted at the end (memory stays bounded)."""
+    """Where one batch's rows go in the lake: Parquet files per day partition, named after the batch, so a re-run
+    replaces them. Rows are buffered per day and written once; when the buffer outgrows SPILL_ROWS the days are
+    spilled early, and a day written more than once is merged at the end: into one file when it has at most
+    COMPACT_ROWS rows, else kept in parts with duplicates removed (memory stays bounded whatever the file's shape)."""
 
     SPILL_ROWS = 1_000_000
+    COMPACT_ROWS = 1_000_000  # a day read back whole to make one file: as much as one spill holds
     QUARANTINE_SPILL_ROWS = 100_000
     QUARANTINE_SPILL_BYTES = 64 * 1024 * 1024  # of raw lines: a line may be up to reader.MAX_LINE_BYTES
 
@@ -138,7 +140,7 @@ class _BatchWriter:
         self.buffers: dict[str, list[pd.DataFrame]] = {}
         self.buffered_rows = 0
         self.written: dict[str, list[str]] = {}  # day -> keys written so far
-        self.day_stats: dict[str, tuple[int, Counter]] = {}  # day -> (rows, null counts) of what is written
+        self.part_stats: dict[str, tuple[int, Counter]] = {}  # key -> (rows, null counts) of each file written
         self.merged = 0
         self.write_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bcjourney-writer")
         self.pending_write: Future | None = None
@@ -195,8 +197,7 @@ class _BatchWriter:
             name = self.batch_id if not keys else f"{self.batch_id}.part{len(keys):05d}"
             keys.append(f"{self.prefix}dt={day}/{name}.parquet")
             self._write_in_background(keys[-1], table)
-            rows, nulls = self.day_stats.get(day, (0, Counter()))
-            self.day_stats[day] = (rows + table.num_rows, nulls + _null_counts(table))
+            self.part_stats[keys[-1]] = (table.num_rows, _null_counts(table))
 
     def _write_in_background(self, key: str, table) -> None:
         """Parquet encoding releases the GIL: write while the next block is normalized. One write in flight at
@@ -259,16 +260,45 @@ class _BatchWriter:
         self._wait_for_write()
         self.write_pool.shutdown()
         for day, keys in sorted(self.written.items()):
-            if len(keys) > 1:  # spilled more than once: one file per partition, duplicates across spills merged
-                table = self._deduplicated_table(self.lake.read_parquet(keys, self.schema))
-                self.lake.write_parquet(keys[0], table)
-                self.lake.delete(keys[1:])
-                self.day_stats[day] = (table.num_rows, _null_counts(table))
+            if len(keys) > 1:
+                self._merge_parts(day, keys)
         report.merged_duplicates = self.merged
-        report.curated = sum(rows for rows, _ in self.day_stats.values())
-        nulls = sum((n for _, n in self.day_stats.values()), Counter())
+        report.curated = sum(rows for rows, _ in self.part_stats.values())
+        nulls = sum((n for _, n in self.part_stats.values()), Counter())
         report.null_rates = {c: round(nulls[c] / report.curated, 6) for c in self.schema.names} if report.curated else {}
         return sorted(self.written)
+
+    def _merge_parts(self, day: str, keys: list[str]) -> None:
+        """A day spilled more than once. If it fits in what one spill holds, it becomes one file with duplicates
+        across the parts merged. A larger day keeps its parts (Athena and the matcher read every file of a
+        partition), and only the parts holding a later copy of a conversion id are rewritten without it: memory
+        is the day's ids and one part, never the whole day."""
+        if sum(self.part_stats[k][0] for k in keys) <= self.COMPACT_ROWS:
+            table = self._deduplicated_table(self.lake.read_parquet(keys, self.schema))
+            self.lake.write_parquet(keys[0], table)
+            self.lake.delete(keys[1:])
+            for key in keys:
+                del self.part_stats[key]
+            self.part_stats[keys[0]] = (table.num_rows, _null_counts(table))
+            self.written[day] = keys[:1]
+            return
+        if self.obj.contract is not CONVERSIONS:
+            return
+        identity = pa.schema([self.schema.field("conversion_id"), self.schema.field("source_line")])
+        parts = [self.lake.read_table([key], identity) for key in keys]
+        ids = np.concatenate([t.column("conversion_id").to_numpy() for t in parts])
+        lines = np.concatenate([t.column("source_line").to_numpy() for t in parts])
+        part_of = np.repeat(np.arange(len(parts)), [t.num_rows for t in parts])
+        row_of = np.concatenate([np.arange(t.num_rows) for t in parts])
+        order = np.lexsort((lines, ids))  # by id, then line: the earliest line of an id is kept
+        later_copy = order[np.concatenate([[False], ids[order][1:] == ids[order][:-1]])]
+        for part in np.unique(part_of[later_copy]):
+            keep = np.ones(parts[part].num_rows, dtype=bool)
+            keep[row_of[later_copy][part_of[later_copy] == part]] = False
+            table = self.lake.read_table([keys[part]], self.schema).filter(pa.array(keep))
+            self.lake.write_parquet(keys[part], table)
+            self.part_stats[keys[part]] = (table.num_rows, _null_counts(table))
+        self.merged += len(later_copy)
 
     def _write_quarantine(self) -> None:
         if not self.quarantine_parts:
