@@ -36,6 +36,17 @@ def data_lines(path) -> int:
         return sum(1 for line in f if line.strip(b"\r\n")) - 1
 
 
+def links_checksum(journeys) -> str:
+    """A digest of every link (conversion id -> partner file and line): a refactoring that should change no link
+    keeps it, so it is recorded here; a change that means to move links records the new value with its reason."""
+    import hashlib
+
+    links = journeys[journeys["conversion_id"].notna() & journeys["partner"].notna()]
+    text = links[["conversion_id", "broker_source_file", "broker_source_line"]].astype(str).sort_values(
+        "conversion_id").to_csv(index=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def assert_contract(lake, summary, landing):
     # columns and types, as Athena's Glue table declares them
     files = sorted((lake / "unified" / "journeys").rglob("*.parquet"))
@@ -84,6 +95,7 @@ def test_generated_data_end_to_end(tmp_path):
     # the issue's targets; measured 0.9966 / 0.9942 here (0.9966-0.9983 / 0.9942-0.9966 over seeds 1-8)
     assert evaluation.precision >= 0.995 and evaluation.recall >= 0.99, evaluation.format()
     assert evaluation.precision_at(0.9) >= 0.99, evaluation.format()  # confidence >= 0.9 means what it says
+    assert links_checksum(journeys) == "7fc2f4e33089926a"  # the demo's links, unchanged since the re-layout
 
 
 def test_real_homework_data_end_to_end(homework_landing, tmp_path):
@@ -99,6 +111,7 @@ def test_real_homework_data_end_to_end(homework_landing, tmp_path):
     assert by_source["conversions"]["merged_duplicates"] == 76
     assert by_source["broker_partner1"]["flags"]["important_score_invalid"] == 401
     assert journeys["country_code"].notna().sum() == len(journeys[journeys["conversion_id"].notna()])
+    assert links_checksum(journeys) == "3c7b98aa78e2dc2a"  # the real data's links, unchanged since the re-layout
 
 
 def test_cli_run_prints_a_summary_and_fails_clearly(tmp_path):

@@ -21,11 +21,9 @@ from ..frames import to_table
 from ..progress import report_rows
 from ..storage import Storage
 from . import reader
-from .conversions import first_of_each_id, normalize_conversions
-from .mapping import normalize_mapping
+from .conversions import first_of_each_id
 from .quality import QualityReport
-from .registrations import normalize_registrations
-from .sources import BROKER, CONVERSIONS, REFERENCE, HeaderMismatch, LandingObject, canonical_header, classify_key
+from .sources import HeaderMismatch, LandingObject, canonical_header, classify_key
 
 logger = logging.getLogger(__name__)
 
@@ -98,8 +96,7 @@ def _ingest_chunk(chunk: reader.RawChunk, names: list[str], obj: LandingObject, 
 
     frame = chunk.frame.set_axis(names, axis=1).reset_index(drop=True)
 
-    normalizer = {CONVERSIONS.kind: normalize_conversions, BROKER.kind: normalize_registrations}.get(obj.contract.kind)
-    curated, verdicts = normalizer(frame, now=now) if normalizer else normalize_mapping(frame)
+    curated, verdicts = obj.contract.normalize(frame, now)
 
     rejections = verdicts.rejections()
     if len(rejections):
@@ -114,7 +111,7 @@ def _ingest_chunk(chunk: reader.RawChunk, names: list[str], obj: LandingObject, 
             report.count_quarantined(rule, int(count))
 
     accepted = verdicts.accepted
-    if obj.contract is REFERENCE:
+    if not obj.contract.partitioned:  # a reference table: its columns as they are, no row-level trace
         writer.curate(curated[accepted], np.ones(int(accepted.sum()), dtype=bool))
         return
     everything = np.ones(len(curated), dtype=bool)
@@ -148,13 +145,8 @@ class _BatchWriter:
         self.quarantine_buffered = (0, 0)  # rows, bytes of raw lines
         self.quarantine_written: list[str] = []
         self.mapping_frames: list[pd.DataFrame] = []
-        kind = obj.contract.kind
-        self.prefix = {CONVERSIONS.kind: layout.CURATED_CONVERSIONS,
-                       BROKER.kind: f"{layout.CURATED_REGISTRATIONS}partner={obj.partner}/",
-                       REFERENCE.kind: layout.CURATED_PAGE_CATEGORIES}[kind]
-        self.schema = {CONVERSIONS.kind: schema.CURATED_CONVERSIONS, BROKER.kind: schema.CURATED_REGISTRATIONS,
-                       REFERENCE.kind: schema.PAGE_CATEGORIES}[kind]
-        self.time_column = {CONVERSIONS.kind: "converted_at", BROKER.kind: "registered_at"}.get(kind)
+        self.prefix, self.schema = obj.curated_prefix, obj.contract.schema
+        self.time_column, self.unique_id = obj.contract.time_column, obj.contract.unique_id
         self.quarantine_prefix = f"{layout.QUARANTINE}source={obj.source}/"
 
     def forget_earlier_output(self) -> None:
@@ -211,9 +203,10 @@ class _BatchWriter:
             pending.result()
 
     def _deduplicated_table(self, frame: pd.DataFrame) -> pa.Table:
-        """The frame as the curated schema's table, with one row per conversion id (Arrow filters fast)."""
+        """The frame as the curated schema's table, one row per unique id where the source has one (Arrow filters
+        fast)."""
         table = to_table(frame, self.schema)
-        keep = first_of_each_id(frame) if self.obj.contract is CONVERSIONS else None
+        keep = first_of_each_id(frame, self.unique_id) if self.unique_id else None
         if keep is None:
             return table
         self.merged += len(frame) - int(keep.sum())
@@ -282,19 +275,23 @@ class _BatchWriter:
             self.part_stats[keys[0]] = (table.num_rows, _null_counts(table))
             self.written[day] = keys[:1]
             return
-        if self.obj.contract is not CONVERSIONS:
+        if self.unique_id is None:
             return
-        identity = pa.schema([self.schema.field("conversion_id"), self.schema.field("source_line")])
-        parts = [self.lake.read_table([key], identity) for key in keys]
-        ids = np.concatenate([t.column("conversion_id").to_numpy() for t in parts])
-        lines = np.concatenate([t.column("source_line").to_numpy() for t in parts])
-        part_of = np.repeat(np.arange(len(parts)), [t.num_rows for t in parts])
-        row_of = np.concatenate([np.arange(t.num_rows) for t in parts])
-        order = np.lexsort((lines, ids))  # by id, then line: the earliest line of an id is kept
-        later_copy = order[np.concatenate([[False], ids[order][1:] == ids[order][:-1]])]
-        for part in np.unique(part_of[later_copy]):
-            keep = np.ones(parts[part].num_rows, dtype=bool)
-            keep[row_of[later_copy][part_of[later_copy] == part]] = False
+        pa.default_memory_pool().release_unused()  # the spilled buffers' memory, before the ids are read
+        # parts hold a day's rows in file order (each spill flushes what came before the next), so the earliest
+        # line of an id is its first place in the parts' concatenation
+        identity = pa.schema([self.schema.field(self.unique_id)])
+        sizes = [self.part_stats[key][0] for key in keys]
+        ids = np.concatenate([self.lake.read_table([key], identity).column(0).to_numpy() for key in keys])
+        first = np.zeros(len(ids), dtype=bool)
+        first[np.unique(ids, return_index=True)[1]] = True
+        del ids
+        later_copy = np.flatnonzero(~first)
+        part_of = np.searchsorted(np.cumsum(sizes), later_copy, side="right")
+        row_of = later_copy - np.concatenate([[0], np.cumsum(sizes)])[part_of]
+        for part in np.unique(part_of):
+            keep = np.ones(sizes[part], dtype=bool)
+            keep[row_of[part_of == part]] = False
             table = self.lake.read_table([keys[part]], self.schema).filter(pa.array(keep))
             self.lake.write_parquet(keys[part], table)
             self.part_stats[keys[part]] = (table.num_rows, _null_counts(table))

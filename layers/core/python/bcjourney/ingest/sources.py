@@ -1,19 +1,41 @@
-"""The schema contract of each landing source: which file it is, its required columns and header aliases."""
+"""The contract of each landing source: which file it is, its header, and how ingest treats it (its normalizer,
+where its curated rows go, their schema, the column that partitions them by day, the id that must be unique).
+Ingest itself asks the contract and names no source: a new kind of file is one more contract here."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Callable
 
-from .. import layout
+import pandas as pd
+import pyarrow as pa
+
+from .. import layout, schema
+from .conversions import normalize_conversions
+from .mapping import normalize_mapping
+from .registrations import normalize_registrations
+from .rules import Verdicts
+
+Normalizer = Callable[[pd.DataFrame, "pd.Timestamp | None"], "tuple[pd.DataFrame, Verdicts]"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class SourceContract:
     kind: str  # conversions | broker | reference
     required: tuple[str, ...]
     # accepted header spellings (compared lower-cased, spaces/dashes as underscores) -> canonical name
     aliases: dict[str, str]
+    normalize: Normalizer  # raw string columns -> (curated columns for every row, verdicts)
+    schema: pa.Schema  # of the curated files
+    curated_prefix: str  # where they go; `{partner}` is the partner of the key
+    # the column whose day partitions the rows; None: one table, replaced whole by each upload (the mapping)
+    time_column: str | None = None
+    unique_id: str | None = None  # a column one row per value of which is kept (the earliest line); None: no rule
+
+    @property
+    def partitioned(self) -> bool:
+        return self.time_column is not None
 
 
 CONVERSIONS = SourceContract(
@@ -21,6 +43,8 @@ CONVERSIONS = SourceContract(
     required=("id", "session_id", "country_name", "is_mobile", "ui_element", "created_at", "measurement_category"),
     aliases={"conversion_id": "id", "session": "session_id", "country": "country_name",
              "mobile": "is_mobile", "timestamp": "created_at", "converted_at": "created_at"},
+    normalize=normalize_conversions, schema=schema.CURATED_CONVERSIONS, curated_prefix=layout.CURATED_CONVERSIONS,
+    time_column="converted_at", unique_id="conversion_id",
 )
 
 BROKER = SourceContract(
@@ -28,12 +52,16 @@ BROKER = SourceContract(
     required=("timestamp", "country_residency", "ip_country", "important_score"),
     aliases={"registered_at": "timestamp", "created_at": "timestamp", "residency_country": "country_residency",
              "residency": "country_residency", "ip_country_name": "ip_country", "score": "important_score"},
+    normalize=normalize_registrations, schema=schema.CURATED_REGISTRATIONS,
+    curated_prefix=layout.CURATED_REGISTRATIONS + "partner={partner}/", time_column="registered_at",
 )
 
 REFERENCE = SourceContract(
     kind="reference",
     required=("page_category", "measurement_category"),
     aliases={},
+    normalize=lambda frame, now=None: normalize_mapping(frame), schema=schema.PAGE_CATEGORIES,
+    curated_prefix=layout.CURATED_PAGE_CATEGORIES,
 )
 
 _PARTNER_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -50,6 +78,10 @@ class LandingObject:
     @property
     def source(self) -> str:
         return f"broker_{self.partner}" if self.partner else self.contract.kind
+
+    @property
+    def curated_prefix(self) -> str:
+        return self.contract.curated_prefix.format(partner=self.partner)
 
 
 class UnknownLandingKey(ValueError):
