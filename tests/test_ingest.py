@@ -204,3 +204,18 @@ def test_other_keys_are_refused_with_a_reason(key):
 
     with pytest.raises(UnknownLandingKey, match="not a landing key"):
         classify_key(key)
+
+
+def test_a_day_too_large_for_the_function_rejects_the_file_as_soon_as_it_is_known(tmp_path, monkeypatch):
+    from bcjourney.ingest import service
+
+    monkeypatch.setattr(service._BatchWriter, "SPILL_ROWS", 3)
+    monkeypatch.setattr(service._BatchWriter, "MAX_DAY_ROWS", 8)
+    lines = [f"{i};1;France;1;broker-name-link;2024-04-01 10:00:00;01bestca/02notrel/03notrel" for i in range(20)]
+    landing = LocalStorage(write_landing(tmp_path / "landing", {"conversions/c.csv": HEADER + "\n".join(lines)}))
+    lake = LocalStorage(tmp_path / "lake")
+    with pytest.raises(FileRejected, match="day 2024-04-01 holds more than 8 rows"):
+        ingest_object(landing, "conversions/c.csv", lake, block_bytes=120)
+    assert lake.list_keys("curated/") == []  # nothing half-written stays
+    quarantine = read(lake, "quarantine/")
+    assert quarantine["rule"].tolist() == ["file_rejected"] and "split the export by day" in quarantine["value"][0]

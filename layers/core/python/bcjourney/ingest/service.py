@@ -32,6 +32,10 @@ class FileRejected(RuntimeError):
     """The whole file was rejected (unreadable, empty, unknown header); it is in quarantine and must be fixed."""
 
 
+class DayTooLarge(ValueError):
+    """One day of one file holds more rows than ingest can deduplicate within the function's memory."""
+
+
 @dataclass
 class IngestResult:
     key: str
@@ -69,7 +73,7 @@ def ingest_object(landing: Storage, key: str, lake: Storage, *, version: str | N
                                   "delimiter": fmt.delimiter, "bom": fmt.has_bom}
             if fmt.redecided_at_line:
                 report.file_format["encoding_redecided_at_line"] = fmt.redecided_at_line
-    except (reader.UnreadableFile, HeaderMismatch) as exc:
+    except (reader.UnreadableFile, HeaderMismatch, DayTooLarge) as exc:
         writer.reject_file(str(exc), landing)
         report.file_rejected = str(exc)
         writer.write_report(report)
@@ -129,6 +133,10 @@ class _BatchWriter:
 
     SPILL_ROWS = 1_000_000
     COMPACT_ROWS = 1_000_000  # a day read back whole to make one file: as much as one spill holds
+    # A larger day is deduplicated from its ids (about 40 bytes a row at the peak): 20M rows stay well inside the
+    # ingest function's 2 GB beside the streaming itself (about 1 GB). Past it the file is rejected as soon as
+    # the day crosses the bound, with the reason, rather than killed for memory at the end.
+    MAX_DAY_ROWS = 20_000_000
     QUARANTINE_SPILL_ROWS = 100_000
     QUARANTINE_SPILL_BYTES = 64 * 1024 * 1024  # of raw lines: a line may be up to reader.MAX_LINE_BYTES
 
@@ -190,6 +198,10 @@ class _BatchWriter:
             keys.append(f"{self.prefix}dt={day}/{name}.parquet")
             self._write_in_background(keys[-1], table)
             self.part_stats[keys[-1]] = (table.num_rows, _null_counts(table))
+            day_rows = sum(self.part_stats[key][0] for key in keys)
+            if day_rows > self.MAX_DAY_ROWS:
+                raise DayTooLarge(f"day {day} holds more than {self.MAX_DAY_ROWS:,} rows in this one file "
+                                  f"({day_rows:,} so far): split the export by day")
 
     def _write_in_background(self, key: str, table) -> None:
         """Parquet encoding releases the GIL: write while the next block is normalized. One write in flight at
