@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 from scipy.optimize import linear_sum_assignment
 
-from bcjourney.matching.assign import greedy_one_to_one, improve_by_swaps
-from bcjourney.matching.candidates import ClickIndex, Window, candidate_pairs, far_pattern_counts
+from bcjourney.matching.assign import greedy_one_to_one, improve_by_trades
+from bcjourney.matching.candidates import ClickIndex, Window, candidate_pairs, far_click_counts
 from bcjourney.matching.journeys import journeys_for_day
 from bcjourney.matching.linker import link
 
@@ -59,10 +59,10 @@ def test_candidates_are_every_near_click_and_the_nearest_far_one_of_the_same_cou
 
 
 @pytest.mark.parametrize("us_id", [0, 250])  # ids depend on what else was loaded: edges must not
-def test_far_pattern_counts_count_every_click_of_the_window_with_exact_edges(us_id):
+def test_far_click_counts_count_every_click_of_the_window_with_exact_edges(us_id):
     delays = np.array([11, 30.999, 31, 40, 200, 600, 600.001])
     click_country = np.array([us_id, us_id, us_id, 1, 2, us_id, us_id])
-    far = far_pattern_counts(ClickIndex(np.round((1_713_000_000 - delays) * 1000).astype(np.int64), click_country),
+    far = far_click_counts(ClickIndex(np.round((1_713_000_000 - delays) * 1000).astype(np.int64), click_country),
                              np.array([1_713_000_000_000]), np.array([us_id]), np.array([2]),
                              Window(before_s=600, any_country_below_s=11))
     # far bins: 11-30 s, 31-120 s, 121-600 s (600.001 s is outside the window)
@@ -184,7 +184,7 @@ def test_two_links_trade_partners_when_that_is_likelier_for_both():
                           "standalone": [0.9] * 4})
     greedy = greedy_one_to_one(pairs, 0.5)
     assert sorted(zip(greedy["click"], greedy["registration"])) == [(0, 1), (1, 0)]
-    improved = improve_by_swaps(pairs, greedy)
+    improved = improve_by_trades(pairs, greedy)
     assert sorted(zip(improved["click"], improved["registration"])) == [(0, 0), (1, 1)]
 
 
@@ -193,21 +193,23 @@ def test_an_equal_trade_puts_the_two_links_in_time_order():
     pairs = pd.DataFrame({"click": [0, 1, 0, 1], "registration": [0, 0, 1, 1], "log_odds": [9.0, 9.0, 8.8, 8.8],
                           "standalone": [0.9] * 4})
     crossed = pairs.iloc[[1, 2]]  # click 1 -> registration 0, click 0 -> registration 1
-    improved = improve_by_swaps(pairs, crossed)
+    improved = improve_by_trades(pairs, crossed)
     assert sorted(zip(improved["click"], improved["registration"])) == [(0, 0), (1, 1)]
-    assert improve_by_swaps(pairs, pairs.iloc[[0, 3]]).index.tolist() == [0, 3]  # already in order: kept
+    assert improve_by_trades(pairs, pairs.iloc[[0, 3]]).index.tolist() == [0, 3]  # already in order: kept
 
 
 def test_far_clicks_without_a_country_are_counted_as_missing_not_as_another_country():
-    from bcjourney.matching.features import MISSING, N_PATTERNS, delay_bin
-    from bcjourney.matching.linker import far_counts
+    from bcjourney.matching.comparisons import DELAY, MISSING, PATTERNS
+    from bcjourney.matching.linker import far_pattern_counts
 
     # a registration (IP and residency FR, id 0) and one click with no country 20 s before it
     index = ClickIndex(np.array([1_000_000 - 20_000]), np.array([-1]))
-    counts = far_counts(index, np.array([1_000_000]), np.array([0]), np.array([0]), np.array([0]), 1, Window())
-    bin_11_30 = int(delay_bin(np.array([20_000]))[0])
+    counts = far_pattern_counts(index, np.array([1_000_000]), np.array([0]), np.array([0]), np.array([0]), 1,
+                                Window())
+    bin_11_30 = int(DELAY.encode(np.array([20_000]))[0])
+    assert DELAY.labels[bin_11_30] == "11-30s"
     assert np.flatnonzero(counts).tolist() == [bin_11_30 * 9 + MISSING * 3 + MISSING]
-    assert counts.sum() == 1 and len(counts) == N_PATTERNS
+    assert counts.sum() == 1 and len(counts) == PATTERNS.size
 
 
 def test_a_batch_where_no_country_is_known_still_matches():
@@ -234,11 +236,12 @@ def test_a_rival_linked_elsewhere_counts_only_as_much_as_that_link_may_be_wrong(
 
 
 def test_em_recovers_the_model_that_generated_the_pattern_counts_and_each_day_fits_as_alone():
-    from bcjourney.matching.features import FIELDS, pattern_levels
+    from bcjourney.matching.comparisons import PATTERNS
     from bcjourney.matching.model import fit_em_days
 
+    FIELDS = PATTERNS.sizes
     rng = np.random.default_rng(4)
-    levels = pattern_levels()
+    levels = PATTERNS.levels()
     days = 3
     truth_m = {f: rng.dirichlet(np.ones(k) * 0.7, size=days) for f, k in FIELDS.items()}
     u = {f: rng.dirichlet(np.ones(k) * 3, size=days) for f, k in FIELDS.items()}
@@ -257,3 +260,16 @@ def test_em_recovers_the_model_that_generated_the_pattern_counts_and_each_day_fi
     # a day fitted alone gets exactly the model it gets beside other days
     alone = fit_em_days(counts[1:2], (prior[1:2] * n_pairs[1:2]).astype(int), {f: u[f][1:2] for f in FIELDS})[0]
     assert alone.prior == fitted[1].prior and all(np.array_equal(alone.m[f], fitted[1].m[f]) for f in FIELDS)
+
+
+def test_a_pattern_code_and_its_levels_are_inverse_and_every_comparison_owns_its_starting_point():
+    from bcjourney.matching.comparisons import COUNTRY, DELAY, PATTERNS
+
+    levels = PATTERNS.levels()
+    assert PATTERNS.size == DELAY.n_levels * COUNTRY.n_levels
+    assert (PATTERNS.code(**levels) == np.arange(PATTERNS.size)).all()
+    for comparison in PATTERNS.comparisons:
+        assert len(comparison.starting_m) == comparison.n_levels and abs(sum(comparison.starting_m) - 1) < 1e-9
+    # the joint country level: IP agreement first, residency second
+    assert COUNTRY.level(2, 1) == 7 and COUNTRY.ip_agreement(7) == 2
+    assert COUNTRY.encode(np.array([3, 3, -1]), np.array([3, 4, 3]), np.array([4, -1, 3])).tolist() == [1, 5, 8]

@@ -109,7 +109,7 @@ def _greedy_order_key(log_odds: np.ndarray, registrations: np.ndarray, clicks: n
     return (rank.astype(np.int64) * n_regs + registrations) * n_clicks + clicks
 
 
-def improve_by_swaps(eligible: pd.DataFrame, chosen: pd.DataFrame, max_rounds: int = 200) -> pd.DataFrame:
+def improve_by_trades(eligible: pd.DataFrame, chosen: pd.DataFrame, max_rounds: int = 200) -> pd.DataFrame:
     """Let two links (a -> x, b -> y) trade partners (a -> y, b -> x) when both new pairs are candidates and
     the trade raises the summed log-odds, or keeps it equal and puts the two in time order.
 

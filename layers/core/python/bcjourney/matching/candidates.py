@@ -4,7 +4,7 @@ not clicks x registrations.
 Near the registration every click is a candidate (a VPN user's click carries another country). Further
 back only the nearest clicks of the registration's own IP or residency country are: an unrelated country
 that far away cannot earn a link, and enumerating every click of a busy hour would multiply the pairs by
-twenty. The model still sees the whole window: `far_pattern_counts` counts the pairs left out.
+twenty. The model still sees the whole window: `far_click_counts` counts the pairs left out.
 
 Times are integer epoch milliseconds, so every window edge is exact: a click exactly 600 s before falls on
 the same side of the edge whatever else was loaded with it.
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .features import DELAY_EDGES
+from .comparisons import DELAY
 
 MS = 1000
 # Country ids are packed above the time in one int64 key: epoch milliseconds stay below 2**42 (year 2109)
@@ -123,14 +123,14 @@ def candidate_pairs(index: ClickIndex, registration_times: np.ndarray, ip_countr
                       n_near=len(near.click))
 
 
-def far_pattern_counts(index: ClickIndex, registration_times: np.ndarray, ip_country: np.ndarray,
-                       residency_country: np.ndarray, window: Window) -> dict[str, np.ndarray]:
+def far_click_counts(index: ClickIndex, registration_times: np.ndarray, ip_country: np.ndarray,
+                     residency_country: np.ndarray, window: Window) -> dict[str, np.ndarray]:
     """Per registration and far delay bin: how many clicks of the whole window fall there, how many of them
     are of the IP country, of the residency country (where it differs from the IP), and of no known country.
 
     Returns arrays of shape (registrations, far bins); the far bins are those from any_country_below_s on.
     """
-    edges = [int(e) for e in DELAY_EDGES[1:] if window.any_country_below_s <= e <= window.before_s]
+    edges = [int(e) for e in DELAY.edges[1:] if window.any_country_below_s <= e <= window.before_s]
     if not edges or edges[0] != window.any_country_below_s:
         raise ValueError("any_country_below_s must be one of the delay bin edges")
     # a bin [a, b) of whole seconds holds delays a*1000 .. b*1000-1 ms; the last one ends at before_s

@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .assign import eligible_pairs, explain_away, greedy_one_to_one, improve_by_swaps
-from .candidates import MS, ClickIndex, Window, candidate_pairs, far_pattern_counts
-from .features import (AGREE, AGREEMENT_LABELS, COUNTRY_LABELS, DELAY_LABELS, DISAGREE, MISSING, N_AGREEMENT,
-                       N_PATTERNS, background_country_agreement, background_delay_distribution,
-                       comparison_patterns, delay_bin, pattern_levels)
+from .assign import eligible_pairs, explain_away, greedy_one_to_one, improve_by_trades
+from .candidates import MS, ClickIndex, Window, candidate_pairs, far_click_counts
+from .comparisons import AGREE, AGREEMENT_LABELS, COUNTRY, DELAY, DISAGREE, MISSING, PATTERNS
 from .model import MatchModel, fit_em_days
+
+N_PATTERNS = PATTERNS.size
 
 DAY_S = 86_400
 
@@ -63,7 +63,9 @@ def link(clicks: pd.DataFrame, registrations: pd.DataFrame, settings: MatchSetti
     pairs = candidate_pairs(index, registration_times, ip_country, residency_country, window)
     n_near = pairs.n_near
     click, registration = pairs.click, pairs.registration
-    pattern = comparison_patterns(click, registration, pairs.delay_ms, click_country, ip_country, residency_country)
+    pattern = PATTERNS.code(delay=DELAY.encode(pairs.delay_ms),
+                            country=COUNTRY.encode(click_country[click], ip_country[registration],
+                                                   residency_country[registration]))
     del pairs
 
     day_number = np.floor_divide(registration_times, DAY_S * MS)
@@ -73,19 +75,19 @@ def link(clicks: pd.DataFrame, registrations: pd.DataFrame, settings: MatchSetti
     near = slice(0, n_near)  # the near pairs come first; the far ones are counted below, all of them
     counts = np.bincount(day_of_registration[registration[near]] * N_PATTERNS + pattern[near],
                          minlength=n_days * N_PATTERNS).astype(np.float64)
-    counts += far_counts(index, registration_times, ip_country, residency_country, day_of_registration, n_days,
-                         window)
+    counts += far_pattern_counts(index, registration_times, ip_country, residency_country, day_of_registration,
+                                 n_days, window)
     counts = counts.reshape(n_days, N_PATTERNS)
 
     registrations_per_day = np.bincount(day_of_registration, minlength=n_days)
-    delay_u = background_delay_distribution(window.before_s, window.after_s)
-    country_u = np.zeros((n_days, len(COUNTRY_LABELS)))
+    delay_u = DELAY.chance(window.before_s, window.after_s)
+    country_u = np.zeros((n_days, COUNTRY.n_levels))
     for d, number in enumerate(day_numbers):
         of_day = day_of_registration == d
-        country_u[d] = background_country_agreement(clicks_around_day(index, int(number), window),
-                                                    ip_country[of_day], residency_country[of_day], n_countries)
-    fitted = fit_em_days(counts, registrations_per_day, {"delay": np.tile(delay_u, (n_days, 1)),
-                                                         "country": country_u})
+        country_u[d] = COUNTRY.chance(clicks_around_day(index, int(number), window), ip_country[of_day],
+                                      residency_country[of_day], n_countries)
+    fitted = fit_em_days(counts, registrations_per_day, {DELAY.name: np.tile(delay_u, (n_days, 1)),
+                                                         COUNTRY.name: country_u})
     models = {pd.Timestamp(int(number) * DAY_S, unit="s").strftime("%Y-%m-%d"): model
               for number, model in zip(day_numbers, fitted)}
     log_odds_table = np.array([model.pattern_log_odds() for model in fitted]).reshape(n_days, N_PATTERNS)
@@ -95,7 +97,7 @@ def link(clicks: pd.DataFrame, registrations: pd.DataFrame, settings: MatchSetti
     cell = day_of_registration[registration] * N_PATTERNS + pattern  # the day's model scores the pattern
     scored = eligible_pairs(click, registration, cell, log_odds_table.ravel(), np.repeat(share, N_PATTERNS),
                             settings.min_confidence)
-    chosen = improve_by_swaps(scored, greedy_one_to_one(scored, settings.min_confidence))
+    chosen = improve_by_trades(scored, greedy_one_to_one(scored, settings.min_confidence))
     chosen = explain_away(scored, chosen).reset_index(drop=True)
     chosen["match_rule"] = rule_names(chosen["cell"].to_numpy() % N_PATTERNS)
     return Links(chosen.drop(columns=["cell", "odds", "no_link", "weak_rivals"]), models)
@@ -108,30 +110,30 @@ def clicks_around_day(index: ClickIndex, day_number: int, window: Window) -> np.
     return index.click_country[index.by_time[lo:hi]]
 
 
-def far_counts(index: ClickIndex, registration_times: np.ndarray, ip_country: np.ndarray,
-               residency_country: np.ndarray, day_of_registration: np.ndarray, n_days: int,
-               window: Window) -> np.ndarray:
+def far_pattern_counts(index: ClickIndex, registration_times: np.ndarray, ip_country: np.ndarray,
+                       residency_country: np.ndarray, day_of_registration: np.ndarray, n_days: int,
+                       window: Window) -> np.ndarray:
     """Pattern counts (day x pattern, flattened) of every pair of the far part of the window, most of which
     are never enumerated: clicks of the IP country, of the residency country, with no country, and of any
     other country."""
-    far = far_pattern_counts(index, registration_times, ip_country, residency_country, window)
+    far = far_click_counts(index, registration_times, ip_country, residency_country, window)
     ip_ok, res_ok = ip_country >= 0, residency_country >= 0
     ip_otherwise = np.where(ip_ok, DISAGREE, MISSING)
     res_otherwise = np.where(res_ok, DISAGREE, MISSING)
     res_for_ip_click = np.where(res_ok, np.where(residency_country == ip_country, AGREE, DISAGREE), MISSING)
     country_level = {
-        "ip": AGREE * N_AGREEMENT + res_for_ip_click,
-        "residency": ip_otherwise * N_AGREEMENT + AGREE,
-        "no_country": np.full(len(ip_country), MISSING * N_AGREEMENT + MISSING),  # as comparison_patterns says
-        "other": ip_otherwise * N_AGREEMENT + res_otherwise,
+        "ip": COUNTRY.level(AGREE, res_for_ip_click),
+        "residency": COUNTRY.level(ip_otherwise, AGREE),
+        "no_country": np.full(len(ip_country), COUNTRY.level(MISSING, MISSING)),  # as COUNTRY.encode says
+        "other": COUNTRY.level(ip_otherwise, res_otherwise),
     }
     amount = {"ip": far["ip"], "residency": far["residency"], "no_country": far["no_country"],
               "other": far["total"] - far["ip"] - far["residency"] - far["no_country"]}
-    first_bin = int(delay_bin(np.array([window.any_country_below_s * MS]))[0])
+    first_bin = int(DELAY.encode(np.array([window.any_country_below_s * MS]))[0])
     out = np.zeros(n_days * N_PATTERNS)
     for group, level in country_level.items():
         for b in range(amount[group].shape[1]):
-            code = day_of_registration * N_PATTERNS + (first_bin + b) * len(COUNTRY_LABELS) + level
+            code = day_of_registration * N_PATTERNS + PATTERNS.code(delay=first_bin + b, country=level)
             out += np.bincount(code, weights=amount[group][:, b], minlength=n_days * N_PATTERNS)
     return out
 
@@ -152,7 +154,7 @@ def share_explained(pattern_log_odds: np.ndarray, pattern_counts: np.ndarray, n_
 
 def rule_names(patterns: np.ndarray) -> np.ndarray:
     """A short name for the evidence behind a link, e.g. 'ip_agree:1s'."""
-    levels = pattern_levels()
-    names = np.array([f"ip_{AGREEMENT_LABELS[i]}:{DELAY_LABELS[d]}" for d, i in zip(levels["delay"], levels["ip"])],
-                     dtype=object)
+    levels = PATTERNS.levels()
+    names = np.array([f"ip_{AGREEMENT_LABELS[i]}:{DELAY.labels[d]}"
+                      for d, i in zip(levels[DELAY.name], COUNTRY.ip_agreement(levels[COUNTRY.name]))], dtype=object)
     return names[patterns.astype(np.int64)]

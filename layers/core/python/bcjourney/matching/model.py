@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .features import COUNTRY_LABELS, DELAY_LABELS, FIELDS, pattern_levels
+from .comparisons import PATTERNS
+
+FIELDS = PATTERNS.sizes  # comparison name -> number of levels
 
 _SMOOTH = 1e-6
 
@@ -25,14 +27,14 @@ class MatchModel:
 
     def pattern_log_odds(self) -> np.ndarray:
         """log of P(link | pattern) / P(not link | pattern), for every pattern code."""
-        levels = pattern_levels()
-        total = np.full(len(levels["delay"]), np.log(self.prior / (1 - self.prior)))
+        levels = PATTERNS.levels()
+        total = np.full(PATTERNS.size, np.log(self.prior / (1 - self.prior)))
         for name in FIELDS:
             total += np.log(self.m[name][levels[name]]) - np.log(self.u[name][levels[name]])
         return total
 
     def describe(self) -> dict:
-        labels = {"delay": DELAY_LABELS, "country": COUNTRY_LABELS}
+        labels = {c.name: c.labels for c in PATTERNS.comparisons}
         return {"prior": round(self.prior, 6), "iterations": self.iterations,
                 **{f"{f}_m": dict(zip(labels[f], np.round(self.m[f], 6).tolist())) for f in FIELDS},
                 **{f"{f}_u": dict(zip(labels[f], np.round(self.u[f], 6).tolist())) for f in FIELDS}}
@@ -87,7 +89,7 @@ class _EM:
     def __init__(self, pattern_counts: np.ndarray, u: dict[str, np.ndarray]):
         self.counts = pattern_counts
         self.n = pattern_counts.sum(axis=1)
-        levels = pattern_levels()
+        levels = PATTERNS.levels()
         self.u = {f: (u[f] + _SMOOTH) / (u[f] + _SMOOTH).sum(axis=1, keepdims=True) for f in FIELDS}
         self.log_u = sum(np.log(self.u[f][:, levels[f]]) for f in FIELDS)
         # each field's slice of a parameter row, and the column of each pattern's level in it
@@ -99,11 +101,11 @@ class _EM:
         self.width = first
 
     def start(self, n_registrations: np.ndarray) -> np.ndarray:
-        # the prior: about one link per registration; links are quick and agree on country (levels: IP agree/disagree/missing x residency the same)
+        # the prior: about one link per registration; m: where each comparison says a true link's pairs lie
         theta = np.empty((len(self.counts), self.width))
         theta[:, 0] = np.clip(n_registrations / np.maximum(self.n, 1), 1e-4, 0.5)
-        theta[:, self.slices["delay"]] = [.01, .4, .35, .1, .05, .03, .02, .02, .01, .005, .005]
-        theta[:, self.slices["country"]] = [.1, .01, .79, .01, .01, .04, .01, .01, .02]
+        for comparison in PATTERNS.comparisons:
+            theta[:, self.slices[comparison.name]] = comparison.starting_m
         return theta
 
     def log_m(self, theta: np.ndarray) -> np.ndarray:
