@@ -16,6 +16,8 @@ raises for them (`TransientMatchError`): the state machine's Retry matches that 
 
 from __future__ import annotations
 
+from typing import Any
+
 import json
 import os
 import uuid
@@ -76,7 +78,7 @@ class Runtime:
     lake: Storage
     bucket_roots: dict[str, str] = field(default_factory=dict)
     state_machine_arn: str | None = None
-    boto3_session: object | None = None
+    boto3_session: Any = None  # a boto3.Session (moto-backed in tests); None: the default session
     idempotency_table: str | None = None
     dead_letter_queue_url: str | None = None
     _idempotency_store: object | None = field(default=None, init=False, repr=False, compare=False)

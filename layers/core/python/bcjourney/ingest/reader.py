@@ -114,7 +114,7 @@ def detect_format(head: bytes) -> FileFormat:
     text = head.decode(encoding, errors="replace")
     first_line = text.splitlines()[0] if text.splitlines() else ""
     counts = {d: first_line.count(d) for d in _DELIMITERS}
-    delimiter = max(counts, key=counts.get)
+    delimiter = max(counts, key=lambda d: counts[d])
     if counts[delimiter] == 0:
         raise UnreadableFile(f"no delimiter found in the header line {first_line[:80]!r}")
     return FileFormat(compressed, encoding, delimiter, has_bom)
@@ -162,7 +162,7 @@ def read_chunks(stream: BinaryIO, block_bytes: int = BLOCK_BYTES, prefetch: bool
     (pyarrow's parser releases the GIL); at most one chunk waits, so memory stays bounded."""
     head = stream.read(_SNIFF_BYTES)
     fmt = detect_format(head)
-    binary: BinaryIO = io.BufferedReader(_Prefixed(head, stream), buffer_size=1024 * 1024)
+    binary: io.BufferedIOBase = io.BufferedReader(_Prefixed(head, stream), buffer_size=1024 * 1024)
     if fmt.compressed:
         binary = gzip.GzipFile(fileobj=binary)
     blocks = _utf8_blocks(binary, fmt, block_bytes)
@@ -210,7 +210,7 @@ def _prefetched(chunks: Iterator[RawChunk]) -> Iterator[RawChunk]:
         thread.join()
 
 
-def _utf8_blocks(binary: BinaryIO, fmt: FileFormat, block_bytes: int) -> Iterator[_Block]:
+def _utf8_blocks(binary: io.BufferedIOBase, fmt: FileFormat, block_bytes: int) -> Iterator[_Block]:
     """Blocks of whole lines as valid UTF-8 (Latin-1 transcoded, BOM dropped), lines over MAX_LINE_BYTES
     skipped as they stream. The file's bytes are cut at newlines before decoding: 0x0A is a newline in both
     encodings and inside no multi-byte UTF-8 character."""

@@ -40,7 +40,7 @@ class Verdicts:
         text = raw.fillna("").str.strip()
         codes = text_rule_codes(text)
         for code in np.unique(codes[codes > 0]):
-            self.reject(codes == code, RULES[code], column)
+            self.reject(codes == code, str(RULES[code]), column)
         return text
 
     def flag(self, mask, name: str) -> None:

@@ -60,7 +60,7 @@ REFERENCE = SourceContract(
     kind="reference",
     required=("page_category", "measurement_category"),
     aliases={},
-    normalize=lambda frame, now=None: normalize_mapping(frame), schema=schema.PAGE_CATEGORIES,
+    normalize=lambda frame, now: normalize_mapping(frame), schema=schema.PAGE_CATEGORIES,
     curated_prefix=layout.CURATED_PAGE_CATEGORIES,
 )
 

@@ -119,8 +119,8 @@ def candidate_pairs(index: ClickIndex, registration_times: np.ndarray, ip_countr
             delay = registration_times[reg] - index.click_times[click]
             keep = (index.click_country[click] == country[reg]) & (delay <= window.before_s * MS)
             parts.append(Candidates(click[keep], reg[keep], delay[keep]))
-    return Candidates(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("click", "registration", "delay_ms")),
-                      n_near=len(near.click))
+    return Candidates(np.concatenate([p.click for p in parts]), np.concatenate([p.registration for p in parts]),
+                      np.concatenate([p.delay_ms for p in parts]), n_near=len(near.click))
 
 
 def far_click_counts(index: ClickIndex, registration_times: np.ndarray, ip_country: np.ndarray,

@@ -35,20 +35,19 @@ class DelayComparison(Comparison):
 
     edges = np.array([-np.inf, 0, 1, 2, 3, 4, 5, 6, 11, 31, 121])  # left edges of the bins
 
-    def __init__(self):
+    # the bin of each whole second from _LOW to _HIGH; anything beyond falls in the end bins
+    _LOW, _HIGH = -1, int(edges[-1])
+    _BIN_OF_SECOND = (np.searchsorted(edges, np.arange(_LOW, _HIGH + 1), side="right") - 1).astype(np.int8)
+
+    def __init__(self) -> None:
         super().__init__("delay", ("before_click", "0s", "1s", "2s", "3s", "4s", "5s", "6-10s", "11-30s", "31-120s",
                                    "121s+"), (.01, .4, .35, .1, .05, .03, .02, .02, .01, .005, .005))
-        low, high = -1, int(self.edges[-1])
-        # the bin of each whole second from low to high; anything beyond falls in the end bins
-        object.__setattr__(self, "_lut", (low, high, (np.searchsorted(self.edges, np.arange(low, high + 1),
-                                                                      side="right") - 1).astype(np.int8)))
 
     def encode(self, delay_ms: np.ndarray) -> np.ndarray:
         """Bin of each delay in milliseconds (bins are whole seconds: 1.9 s is in '1s')."""
-        low, high, lut = self._lut
         whole = np.floor_divide(delay_ms, 1000)
-        np.clip(whole, low, high, out=whole)
-        return lut[(whole - low).astype(np.int16)]
+        np.clip(whole, self._LOW, self._HIGH, out=whole)
+        return self._BIN_OF_SECOND[(whole - self._LOW).astype(np.int16)]
 
     def chance(self, before_s: int, after_s: int) -> np.ndarray:
         """P(bin) for a click unrelated to the registration: clicks fall uniformly in time, so each bin's
@@ -61,7 +60,7 @@ class DelayComparison(Comparison):
 class CountryComparison(Comparison):
     """The click's country against the registration's IP country and residency, jointly (see the module)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__("country", tuple(f"ip_{ip}/residency_{res}" for ip in AGREEMENT_LABELS
                                           for res in AGREEMENT_LABELS), (.1, .01, .79, .01, .01, .04, .01, .01, .02))
 
@@ -131,8 +130,10 @@ class PatternSpace:
 
     def code(self, **levels) -> np.ndarray:
         """The pattern of each pair from its level in every comparison (by name)."""
-        return sum(np.asarray(levels[name]).astype(np.int16) * np.int16(place)
-                   for name, place in self._place.items()).astype(np.int16)
+        total = np.zeros(np.shape(next(iter(levels.values()))), dtype=np.int16)
+        for name, place in self._place.items():
+            total = total + np.asarray(levels[name]).astype(np.int16) * np.int16(place)
+        return total
 
     def levels(self) -> dict[str, np.ndarray]:
         """The level of each comparison for every pattern code, the inverse of `code`."""

@@ -146,8 +146,9 @@ def _calendar_millis(parts: pa.StructArray) -> tuple[np.ndarray, np.ndarray]:
     sign = np.where(np.asarray(parts.field("sign").to_numpy(zero_copy_only=False), dtype=object) == "-", -1, 1)
     offset_hours, offset_minutes = _field(parts, "oh"), _field(parts, "om")
     offset_ok = (offset_hours <= 23) & (offset_minutes <= 59)
-    ms, possible = _utc_millis(*(_field(parts, n) for n in ("y", "mo", "d", "h", "mi", "s")),
-                               _fraction_millis(parts), sign * (offset_hours * 60 + offset_minutes))
+    ms, possible = _utc_millis(_field(parts, "y"), _field(parts, "mo"), _field(parts, "d"), _field(parts, "h"),
+                               _field(parts, "mi"), _field(parts, "s"), _fraction_millis(parts),
+                               sign * (offset_hours * 60 + offset_minutes))
     return ms, possible & offset_ok
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import BinaryIO, Iterable
+from typing import BinaryIO, ContextManager, Iterable
 
 import pandas as pd
 import pyarrow as pa
@@ -26,7 +26,7 @@ class LocalStorage:
             raise StorageError(f"key {key!r} escapes the storage root {self.root}")
         return path
 
-    def open_read(self, key: str, version: str | None = None) -> BinaryIO:
+    def open_read(self, key: str, version: str | None = None) -> ContextManager[BinaryIO]:
         # a folder keeps no versions: the file as it is now
         try:
             return open(self._path(key), "rb")

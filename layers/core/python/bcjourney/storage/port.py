@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import BinaryIO, Iterable, Protocol, runtime_checkable
+from typing import BinaryIO, ContextManager, Iterable, Protocol, runtime_checkable
 
 import pandas as pd
 import pyarrow as pa
@@ -16,8 +16,8 @@ class StorageError(RuntimeError):
 class Storage(Protocol):
     uri: str
 
-    def open_read(self, key: str, version: str | None = None) -> BinaryIO:
-        """A binary stream of the object (of that version, where the store keeps versions); callers close it.
+    def open_read(self, key: str, version: str | None = None) -> ContextManager[BinaryIO]:
+        """A binary stream of the object (of that version, where the store keeps versions), to use in `with`.
         Raises StorageError if missing."""
 
     def read_bytes(self, key: str) -> bytes: ...

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from typing import BinaryIO, Iterable
+from typing import BinaryIO, ContextManager, Iterable, cast
 
 import awswrangler as wr
 from awswrangler.s3._fs import open_s3_object  # wrangler's block-streaming reader (not re-exported)
@@ -23,13 +23,14 @@ class S3Storage:
     def _url(self, key: str) -> str:
         return f"{self.uri}/{key}"
 
-    def open_read(self, key: str, version: str | None = None) -> BinaryIO:
+    def open_read(self, key: str, version: str | None = None) -> ContextManager[BinaryIO]:
         # wr.s3.open_s3_object streams in blocks: a 1 GB object is never held whole. With a version, the object
         # as it was when its event fired, not a newer upload under the same key.
         if version is None and not self.exists(key):
             raise StorageError(f"no such object: {self._url(key)}")
-        return open_s3_object(self._url(key), mode="rb", version_id=version, boto3_session=self.session,
-                              s3_block_size=8 * 1024 * 1024)
+        # binary in mode "rb" (the library's annotation also allows its text wrapper)
+        return cast(ContextManager[BinaryIO], open_s3_object(self._url(key), mode="rb", version_id=version,
+                                                             boto3_session=self.session, s3_block_size=8 * 1024 * 1024))
 
     def read_bytes(self, key: str) -> bytes:
         buffer = io.BytesIO()
