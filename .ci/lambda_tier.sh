@@ -71,9 +71,6 @@ bash layers/core/build.sh "$BUILD/core-layer" "$VENV/bin/python"
 
 export PYTHONPATH="$BUILD/core-layer/python:$ROOT/tools:$ROOT/.ci/lambda_tier"
 export PYTHONDONTWRITEBYTECODE=1
-TESTS=(tests/test_lambda_runtime.py tests/test_handlers_on_moto.py tests/test_aws_events.py tests/test_aws_idempotency.py
-       tests/test_aws_ingest_catalog.py tests/test_aws_redrive.py tests/test_aws_state_machine.py
-       tests/test_storage_contract.py tests/test_ingest.py tests/test_ingest_integrity.py tests/test_reader.py
-       tests/test_normalize.py tests/test_value_conservation.py tests/test_matching.py)
-echo "== lambda tier: ${#TESTS[@]} test modules on $("$VENV/bin/python" -c 'import sys, awswrangler, pyarrow, pandas, numpy, aws_lambda_powertools, boto3; print(f"python {sys.version.split()[0]}, awswrangler {awswrangler.__version__}, pyarrow {pyarrow.__version__}, pandas {pandas.__version__}, numpy {numpy.__version__}, powertools {aws_lambda_powertools.__version__}, boto3 {boto3.__version__}")')"
+TESTS=(tests/unit tests/aws tests/contract/test_storage_contract.py)
+echo "== lambda tier: ${TESTS[*]} on $("$VENV/bin/python" -c 'import sys, awswrangler, pyarrow, pandas, numpy, aws_lambda_powertools, boto3; print(f"python {sys.version.split()[0]}, awswrangler {awswrangler.__version__}, pyarrow {pyarrow.__version__}, pandas {pandas.__version__}, numpy {numpy.__version__}, powertools {aws_lambda_powertools.__version__}, boto3 {boto3.__version__}")')"
 "$VENV/bin/python" -m pytest -q -n 2 -p layer_emulation -p no:cacheprovider "${TESTS[@]}" "$@"

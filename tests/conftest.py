@@ -40,13 +40,6 @@ def homework_landing(homework, tmp_path_factory) -> Path:
     return landing
 
 
-def write_landing(root: Path, files: dict[str, bytes | str]) -> Path:
-    for key, content in files.items():
-        path = root / key
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content.encode() if isinstance(content, str) else content)
-    return root
-
 # CI must not flake: there hypothesis replays a fixed set of examples; locally it explores new ones each run.
 from hypothesis import settings as _hypothesis_settings  # noqa: E402
 

@@ -10,7 +10,7 @@ from bcjourney.ingest import reader
 from bcjourney.ingest.service import FileRejected, _BatchWriter, ingest_object
 from bcjourney.storage import LocalStorage
 
-from conftest import write_landing
+from helpers import write_landing
 
 HEADER = "id;session_id;country_name;is_mobile;ui_element;created_at;measurement_category"
 CATEGORY = "01bestca/02notrel/03notrel"

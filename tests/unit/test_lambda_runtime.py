@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bcjourney.storage import tables
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 MANAGED = tomllib.loads((REPO / "layers" / "managed-layers.toml").read_text())
 LAMBDA_CODE = [*(REPO / "layers" / "core" / "python").rglob("*.py"), *(REPO / "functions").rglob("*.py")]
 CODECS = ("zstd", "lz4", "brotli", "bz2", "snappy", "gzip")

@@ -8,7 +8,7 @@ import pytest
 from bcjourney.ingest.service import FileRejected, ingest_object
 from bcjourney.storage import LocalStorage
 
-from conftest import write_landing
+from helpers import write_landing
 
 HEADER = "id;session_id;country_name;is_mobile;ui_element;created_at;measurement_category\n"
 CLICKS = HEADER + (

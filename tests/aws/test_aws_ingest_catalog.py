@@ -12,7 +12,7 @@ import awswrangler as wr
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from test_aws_support import LANDING, glue_table_inputs, projection_pattern, stack  # noqa: F401
+from moto_stack import LANDING, glue_table_inputs, projection_pattern
 
 GLUE_TYPES = {pa.int64(): "bigint", pa.int32(): "int", pa.string(): "string", pa.large_string(): "string",
               pa.bool_(): "boolean", pa.float64(): "double", pa.timestamp("ms"): "timestamp",

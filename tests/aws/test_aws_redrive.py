@@ -11,7 +11,7 @@ import json
 
 from bcjourney_tools.local.handlers import LocalLambdaContext
 from bcjourney.redrive import INGEST, MATCH_DAYS, classify, execution_name
-from test_aws_support import LANDING, REPO, client_error, function_env, load_handler, stack  # noqa: F401
+from moto_stack import LANDING, REPO, client_error, function_env, load_handler
 
 EVENTS = REPO / "events"
 

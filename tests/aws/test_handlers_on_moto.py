@@ -13,7 +13,7 @@ from bcjourney_tools.local.handlers import LocalLambdaContext, load_handler_modu
 from bcjourney.runtime import Runtime
 from bcjourney.storage import open_storage
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

@@ -12,9 +12,9 @@ import pytest
 
 from bcjourney_tools.local.handlers import LocalLambdaContext
 from test_aws_redrive import redrive_handler
-from test_aws_support import LANDING, stack  # noqa: F401
+from moto_stack import LANDING
 
-EVENTS = Path(__file__).resolve().parents[1] / "events"
+EVENTS = Path(__file__).resolve().parents[2] / "events"
 EXAMPLE_BUCKET = "bcjourney-landing-example"
 NOT_EVENTS = {"env.json"}  # sam local's --env-vars file
 

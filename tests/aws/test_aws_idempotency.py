@@ -9,7 +9,7 @@ import pytest
 
 from bcjourney_tools.local.events import s3_object_created_event
 from bcjourney_tools.local.handlers import LocalLambdaContext
-from test_aws_support import LANDING, stack  # noqa: F401
+from moto_stack import LANDING
 
 KEY = "conversions/clicks 2024-04-01.csv"
 

@@ -1,6 +1,6 @@
-"""The SAM stack, rebuilt on moto from template.yaml (no Docker, no AWS), for the tests/test_aws_*.py modules.
+"""The SAM stack, rebuilt on moto from template.yaml (no Docker, no AWS), for the tests in tests/aws/.
 
-No tests here: helpers and the `stack` fixture, which the other test_aws_* modules import. What it builds, with the
+No tests here: helpers and the `stack` fixture (tests/aws/conftest.py hands it to the tests). What it builds, with the
 names, settings and environment variables read from template.yaml (intrinsics resolved by a small resolver below):
 
   - the landing and lake buckets (versioned as in the template), the landing bucket's ObjectCreated notifications to
@@ -48,7 +48,7 @@ from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from bcjourney_tools.local.handlers import LocalLambdaContext
 from bcjourney.runtime import Runtime
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / "template.yaml"
 ASL = REPO / "statemachine" / "match_days.asl.json"
 ACCOUNT = "123456789012"  # moto's default account

@@ -19,7 +19,7 @@ from botocore.exceptions import EndpointConnectionError
 from bcjourney_tools.local.handlers import LocalLambdaContext
 from bcjourney.runtime import TransientMatchError, transient_cause
 from bcjourney.storage import StorageError
-from test_aws_support import client_error, curated_lake, stack  # noqa: F401
+from moto_stack import client_error
 
 DAYS = {"days": ["2024-04-01"], "batch_id": "test-batch"}
 

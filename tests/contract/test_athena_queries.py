@@ -23,7 +23,7 @@ import pytest
 try:
     import bcjourney  # noqa: F401
 except ImportError:  # running from a checkout without `pip install -e .`
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "layers" / "core" / "python"))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "layers" / "core" / "python"))
 
 duckdb = pytest.importorskip("duckdb")
 sqlglot = pytest.importorskip("sqlglot")
