@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 DEMO   := demo
 
-.PHONY: setup demo test test-fast lint bench clean
+.PHONY: setup demo test test-fast lint check bench clean
 
 setup: $(VENV)/.installed
 
@@ -28,6 +28,11 @@ test: setup
 
 lint:
 	bash .ci/lint_template.sh
+
+# Static checks: ruff over the whole tree, mypy over the layer package (what Lambda runs)
+check: setup
+	$(BIN)/ruff check .
+	$(BIN)/mypy layers/core/python/bcjourney
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache .hypothesis

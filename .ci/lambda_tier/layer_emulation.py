@@ -42,12 +42,11 @@ def pytest_configure(config) -> None:
 
 
 def pytest_report_header(config) -> list[str]:
+    import aws_lambda_powertools
     import awswrangler
     import boto3
     import numpy
     import pandas
-
-    import aws_lambda_powertools
 
     return [f"lambda tier: python {'.'.join(map(str, __import__('sys').version_info[:3]))}, awswrangler "
             f"{awswrangler.__version__}, pyarrow {pa.__version__} (codecs: {', '.join(sorted(CODECS))}), pandas "

@@ -42,7 +42,8 @@ def main(core_layer: Path) -> int:
         total = size_mb(ROOT / properties["CodeUri"]) + (core if "CoreLayer" in layers else 0)
         total += sum(managed[MANAGED_SIZES[name]]["unzipped_mb"] for name in layers if name in MANAGED_SIZES)
         rows.append((total, logical, layers))
-    print(f"== function sizes, unzipped (limit {limit:.1f} MB; core layer {core:.1f} MB, limit {CORE_LAYER_LIMIT_MB} MB)")
+    print(f"== function sizes, unzipped (limit {limit:.1f} MB; core layer {core:.1f} MB, "
+          f"limit {CORE_LAYER_LIMIT_MB} MB)")
     for total, logical, layers in sorted(rows, reverse=True):
         print(f"   {logical}: {total:.1f} MB, headroom {limit - total:.1f} MB ({' + '.join(['code'] + layers)})")
     worst = max(total for total, _, _ in rows)

@@ -10,7 +10,6 @@ from __future__ import annotations
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from bcjourney.dead_letters import correlation_id, record_dead_letter
 from bcjourney.runtime import Runtime
 

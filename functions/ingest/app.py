@@ -17,7 +17,6 @@ from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from bcjourney.ingest.service import ingest_object
 from bcjourney.matching.service import affected_days
 from bcjourney.runtime import Runtime
@@ -53,7 +52,8 @@ def ingest_delivery(*, runtime: Runtime, delivery: dict, request_id: str) -> dic
     return {"key": delivery["key"], "source": result.source, "batch_id": result.batch_id, "days": result.days,
             "rows_in": report.rows_in, "curated": report.curated, "merged_duplicates": report.merged_duplicates,
             "quarantined": report.quarantined, "quarantined_by_rule": dict(report.quarantined_by_rule),
-            "blank_lines": report.blank_lines, "match_days": match_days, "execution_arn": execution, "request_id": request_id}
+            "blank_lines": report.blank_lines, "match_days": match_days, "execution_arn": execution,
+            "request_id": request_id}
 
 
 def once_per_delivery(runtime: Runtime, context: LambdaContext) -> Callable[..., dict]:

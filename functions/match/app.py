@@ -12,7 +12,6 @@ from __future__ import annotations
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from bcjourney.matching.service import match_days
 from bcjourney.runtime import Runtime, TransientMatchError, transient_cause
 

@@ -8,7 +8,6 @@ import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from bcjourney.redrive import RedriveTargets, redrive
 
 logger = Logger()

@@ -41,12 +41,11 @@ from unittest import mock
 import boto3
 import pytest
 import yaml
+from bcjourney.runtime import Runtime
+from bcjourney_tools.local.handlers import LocalLambdaContext
 from moto import mock_aws
 from moto.awslambda.models import LambdaFunction
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
-
-from bcjourney_tools.local.handlers import LocalLambdaContext
-from bcjourney.runtime import Runtime
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / "template.yaml"

@@ -9,10 +9,9 @@ import json
 from pathlib import Path
 
 import pytest
-
 from bcjourney_tools.local.handlers import LocalLambdaContext
-from test_aws_redrive import redrive_handler
 from moto_stack import LANDING
+from test_aws_redrive import redrive_handler
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 EXAMPLE_BUCKET = "bcjourney-landing-example"

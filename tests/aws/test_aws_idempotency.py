@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from bcjourney_tools.local.events import s3_object_created_event
 from bcjourney_tools.local.handlers import LocalLambdaContext
 from moto_stack import LANDING

@@ -11,7 +11,6 @@ from datetime import date, datetime
 import awswrangler as wr
 import pyarrow as pa
 import pyarrow.parquet as pq
-
 from moto_stack import LANDING, glue_table_inputs, projection_pattern
 
 GLUE_TYPES = {pa.int64(): "bigint", pa.int32(): "int", pa.string(): "string", pa.large_string(): "string",

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 
-from bcjourney_tools.local.handlers import LocalLambdaContext
 from bcjourney.redrive import INGEST, MATCH_DAYS, classify, execution_name
+from bcjourney_tools.local.handlers import LocalLambdaContext
 from moto_stack import LANDING, REPO, client_error, function_env, load_handler
 
 EVENTS = REPO / "events"

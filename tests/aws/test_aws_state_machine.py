@@ -14,11 +14,10 @@ import json
 import re
 
 import pytest
-from botocore.exceptions import EndpointConnectionError
-
-from bcjourney_tools.local.handlers import LocalLambdaContext
 from bcjourney.runtime import TransientMatchError, transient_cause
 from bcjourney.storage import StorageError
+from bcjourney_tools.local.handlers import LocalLambdaContext
+from botocore.exceptions import EndpointConnectionError
 from moto_stack import client_error
 
 DAYS = {"days": ["2024-04-01"], "batch_id": "test-batch"}

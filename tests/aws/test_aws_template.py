@@ -8,12 +8,10 @@ named query no file. To bring the template in line: `.venv/bin/python -m bcjourn
 from __future__ import annotations
 
 import json
-import re
-import sys
-from pathlib import Path
 
 from bcjourney_tools.named_queries import generated_block, query_files
 from moto_stack import REPO, TEMPLATE, load_template
+
 
 def named_queries(template: dict) -> dict[str, dict]:
     return {r["Properties"]["Name"]: r["Properties"] for r in template["Resources"].values()

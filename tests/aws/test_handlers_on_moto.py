@@ -6,12 +6,11 @@ from pathlib import Path
 import boto3
 import pandas as pd
 import pytest
-from moto import mock_aws
-
-from bcjourney_tools.local.events import s3_object_created_event
-from bcjourney_tools.local.handlers import LocalLambdaContext, load_handler_module
 from bcjourney.runtime import Runtime
 from bcjourney.storage import open_storage
+from bcjourney_tools.local.events import s3_object_created_event
+from bcjourney_tools.local.handlers import LocalLambdaContext, load_handler_module
+from moto import mock_aws
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -27,8 +27,6 @@ except ImportError:  # running from a checkout without `pip install -e .`
 
 duckdb = pytest.importorskip("duckdb")
 sqlglot = pytest.importorskip("sqlglot")
-from sqlglot import exp  # noqa: E402
-
 from bcjourney import layout, schema  # noqa: E402
 from bcjourney_tools.analysis import local_sql  # noqa: E402
 from bcjourney_tools.analysis.local_sql import (  # noqa: E402
@@ -39,6 +37,7 @@ from bcjourney_tools.analysis.local_sql import (  # noqa: E402
     run_query_file,
     run_sql,
 )
+from sqlglot import exp  # noqa: E402
 
 QUERY_FILES = list_query_files()
 HIGH_VALUE = 50  # important_score >= 50 is a high-value user, as the queries define it
@@ -245,7 +244,8 @@ def _build_lake(root: Path, with_quarantine: bool = True) -> Lake:
     folder = root / layout.CURATED_PAGE_CATEGORIES
     folder.mkdir(parents=True)
     pq.write_table(
-        pa.table({"page_category": PAGE_CATEGORIES, "measurement_category": ["01x/02y/03z"] * 5}, schema=schema.PAGE_CATEGORIES),
+        pa.table({"page_category": PAGE_CATEGORIES, "measurement_category": ["01x/02y/03z"] * 5},
+                 schema=schema.PAGE_CATEGORIES),
         folder / "mapping.parquet",
     )
     return Lake(root, journeys, quarantine)
@@ -317,7 +317,8 @@ def assert_frame_matches(
     assert not actual.duplicated(keys).any() and not expected.duplicated(keys).any()
 
     def as_objects(df):
-        return [tuple(None if pd.isna(v) else v for v in row) for row in df[keys].astype(object).itertuples(index=False)]
+        return [tuple(None if pd.isna(v) else v for v in row)
+                for row in df[keys].astype(object).itertuples(index=False)]
 
     a = actual.assign(_k=as_objects(actual)).set_index("_k")
     e = expected.assign(_k=as_objects(expected)).set_index("_k")
@@ -590,7 +591,8 @@ def check_10(result: pd.DataFrame, lake: Lake, sql: str) -> None:
     j = lake.journeys.copy()
     score = j.important_score.astype("float64")
     delay = j.registration_delay_s.astype("float64")
-    bucket_names = ["negative (before click)", "0-5 s", "5-15 s", "15-60 s", "1-5 min", "5-15 min", "15-60 min", "1-6 h", "6-24 h",
+    bucket_names = ["negative (before click)", "0-5 s", "5-15 s", "15-60 s", "1-5 min", "5-15 min", "15-60 min",
+                    "1-6 h", "6-24 h",
                     "1-3 days", "3+ days"]
     e = pd.DataFrame(
         {
@@ -614,7 +616,8 @@ def check_10(result: pd.DataFrame, lake: Lake, sql: str) -> None:
             "registered_at": j.registered_at,
             "click_hour_utc": j.converted_at.dt.hour,
             "click_weekday": j.converted_at.dt.day_of_week + 1,
-            "click_weekday_name": (j.converted_at.dt.day_of_week + 1).map(lambda d: f"{int(d)} {WEEKDAYS[d]}" if d == d else None),
+            "click_weekday_name": (j.converted_at.dt.day_of_week + 1).map(
+                lambda d: f"{int(d)} {WEEKDAYS[d]}" if d == d else None),
             "registration_delay_s": delay,
             "delay_bucket": pd.cut(delay, DELAY_EDGES, right=False, labels=bucket_names).astype(object),
             "important_score": score,
@@ -725,7 +728,8 @@ def test_every_query_runs_on_an_empty_lake(tmp_path: Path):
 def test_lake_without_quarantine_runs_the_quality_query(lake_without_quarantine: Lake):
     con = connect_lake(lake_without_quarantine.root)
     assert con.execute("SELECT count(*) FROM quarantine").fetchone() == (0,)
-    assert [r[0] for r in con.execute("DESCRIBE quarantine").fetchall()] == list(schema.QUARANTINE.names) + ["source", "dt"]
+    described = [r[0] for r in con.execute("DESCRIBE quarantine").fetchall()]
+    assert described == list(schema.QUARANTINE.names) + ["source", "dt"]
     sql_path = next(p for p in QUERY_FILES if p.name.startswith("09_"))
     result = run_query_file(lake_without_quarantine.root, sql_path)
     assert "quarantined_rows" not in set(result.kpi)
@@ -775,7 +779,8 @@ def test_integer_division_stays_integer_like_in_athena(lake: Lake):
     """Trino: 7 / 2 = 3 and count / count is integer division. DuckDB's '/' is always a double."""
     con = connect_lake(lake.root)
     assert run_sql(con, "SELECT 7 / 2 AS x").x.tolist() == [3]
-    sql = "SELECT count_if(partner IS NOT NULL) / count(*) AS rate FROM unified_journeys WHERE conversion_id IS NOT NULL"
+    sql = ("SELECT count_if(partner IS NOT NULL) / count(*) AS rate FROM unified_journeys "
+           "WHERE conversion_id IS NOT NULL")
     assert run_sql(con, sql).rate.tolist() == [0]  # what Athena returns: the reason queries cast to double
     untyped = con.execute(athena_to_duckdb(sql, types={})).fetchone()[0]
     assert 0 < untyped < 1  # a plain sqlglot transpile would silently differ from Athena

@@ -3,10 +3,9 @@
 import boto3
 import pyarrow as pa
 import pytest
-from moto import mock_aws
-
 from bcjourney.storage import LocalStorage, StorageError, open_storage
 from bcjourney.storage.s3 import S3Storage
+from moto import mock_aws
 
 SCHEMA = pa.schema([("a", pa.int64()), ("b", pa.string())])
 

@@ -26,6 +26,7 @@ def test_bench_reports_each_workload_beside_its_baselines(tmp_path):
 
 def test_a_failing_benchmark_raises_instead_of_waiting_for_its_report():
     import os
+
     import pytest
     from bcjourney_tools.bench import measure
 

@@ -7,7 +7,6 @@ import sys
 
 import pandas as pd
 import pyarrow.parquet as pq
-
 from bcjourney import schema
 from bcjourney_tools.evaluation import evaluate_lake
 from bcjourney_tools.generate import generate
@@ -63,7 +62,8 @@ def assert_contract(lake, summary, landing):
     for report in reports(lake):
         if report["source"] == "reference":
             continue
-        kept = (curated_lines["source_file"] == report["key"]).sum() + (quarantined["source_file"] == report["key"]).sum()
+        kept = ((curated_lines["source_file"] == report["key"]).sum()
+                + (quarantined["source_file"] == report["key"]).sum())
         assert report["rows_in"] == data_lines(landing / report["key"]) > 0
         assert kept + report["merged_duplicates"] == report["rows_in"]
     curated: dict[str, int] = {}
@@ -117,13 +117,15 @@ def test_real_homework_data_end_to_end(homework_landing, tmp_path):
 def test_cli_run_prints_a_summary_and_fails_clearly(tmp_path):
     landing, lake = tmp_path / "landing", tmp_path / "lake"
     generate(landing, days=1, per_day=200, seed=1)
-    ok = subprocess.run([sys.executable, "-m", "bcjourney_tools.cli", "run", "--landing", str(landing), "--lake", str(lake),
+    ok = subprocess.run([sys.executable, "-m", "bcjourney_tools.cli", "run", "--landing", str(landing), "--lake",
+                         str(lake),
                          "--quiet"], capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
     assert "registrations linked" in ok.stdout and "wall time" in ok.stdout
 
     (landing / "conversions" / "broken.csv").write_bytes(b"\x00\x01binary")
-    bad = subprocess.run([sys.executable, "-m", "bcjourney_tools.cli", "run", "--landing", str(landing), "--lake", str(lake),
+    bad = subprocess.run([sys.executable, "-m", "bcjourney_tools.cli", "run", "--landing", str(landing), "--lake",
+                         str(lake),
                           "--quiet"], capture_output=True, text=True)
     assert bad.returncode == 1
     assert "conversions/broken.csv" in bad.stderr and "binary" in bad.stderr
@@ -181,8 +183,8 @@ def test_a_backfill_batch_gives_each_day_what_the_state_machine_would(tmp_path):
 
 
 def test_a_backfill_is_cut_into_even_runs_of_days_one_round_per_worker():
-    from bcjourney_tools.local.runner import backfill_batches
     from bcjourney.matching.service import BACKFILL_BATCH_DAYS
+    from bcjourney_tools.local.runner import backfill_batches
 
     days = [d.strftime("%Y-%m-%d") for d in pd.date_range("2024-04-01", periods=60)]
     batches = backfill_batches(days, workers=2)

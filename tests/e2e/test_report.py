@@ -10,10 +10,10 @@ must carry no recommendation.
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 import math
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -24,13 +24,13 @@ pytest.importorskip("duckdb")
 pytest.importorskip("matplotlib")
 pytest.importorskip("scipy")
 
+from bcjourney.matching.candidates import Window  # noqa: E402
 from bcjourney_tools.analysis import report_stats as st  # noqa: E402
 from bcjourney_tools.analysis.report import build_report, compute_insights, expected_pages  # noqa: E402
 from bcjourney_tools.analysis.report_data import load_lake  # noqa: E402
 from bcjourney_tools.analysis.report_insights import HIGH_VALUE, NO_EVIDENCE, Insight, finalize  # noqa: E402
 from bcjourney_tools.generate import generate  # noqa: E402
 from bcjourney_tools.local.runner import run  # noqa: E402
-from bcjourney.matching.candidates import Window  # noqa: E402
 
 TOL = 1e-9
 

@@ -9,10 +9,9 @@ from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
+import bcjourney_tools.generate as gen
 import numpy as np
 import pytest
-
-import bcjourney_tools.generate as gen
 from bcjourney_tools.generate import (
     BROKER_HEADER,
     CLICK_TO_IP_COUNTRY,
@@ -156,7 +155,8 @@ def test_a_longer_run_starts_with_the_same_days(tmp_path):
     generate(tmp_path / "short", days=2, per_day=300, seed=3)
     generate(tmp_path / "long", days=4, per_day=300, seed=3)
     for name in ("conversions_20240401.csv", "conversions_20240402.csv"):
-        assert (tmp_path / "short/conversions" / name).read_bytes() == (tmp_path / "long/conversions" / name).read_bytes()
+        short, long = tmp_path / "short/conversions" / name, tmp_path / "long/conversions" / name
+        assert short.read_bytes() == long.read_bytes()
 
 
 # -------------------------------------------------------------------------------------------------

@@ -4,10 +4,8 @@ import json
 
 import pandas as pd
 import pytest
-
 from bcjourney.ingest.service import FileRejected, ingest_object
 from bcjourney.storage import LocalStorage
-
 from helpers import write_landing
 
 HEADER = "id;session_id;country_name;is_mobile;ui_element;created_at;measurement_category\n"
@@ -16,7 +14,8 @@ CLICKS = HEADER + (
     "2;11;West Bank;0;broker-name-link;2024-04-01 11:00:00;01homepa/02notrel/03notrel\n"
     "2;11;Gaza Strip;0;broker-name-link;2024-04-01 11:00:00;01homepa/02notrel/03notrel\n"
     "3;12;Germany;1;x'and(select+sleep(2))='; 2024-04-02 09:00:00;01homepa/02notrel/03notrel\n"
-    "4;13;Germany;1;broker-name-link;2024-04-02 09:00:00;01homepa/02notrel/03notrel'and(select+1)>0waitfor/**/delay'0:0:2\n"
+    "4;13;Germany;1;broker-name-link;2024-04-02 09:00:00;"
+    "01homepa/02notrel/03notrel'and(select+1)>0waitfor/**/delay'0:0:2\n"
     "5;14;Atlantis;yes;broker-name-link;2024-04-02T10:00:00+02:00;01zzzzzz/02notrel/03notrel\n"
     "6;15;France;1;broker-name-link;not-a-date;01bestca/02notrel/03notrel\n"
     "7;16;France;1;too;few\n"
@@ -142,7 +141,8 @@ def test_reordered_recased_headers_gzip_and_latin1_are_understood(tmp_path):
 
 
 def test_a_header_missing_a_required_column_rejects_the_file(tmp_path):
-    landing = LocalStorage(write_landing(tmp_path / "landing", {"broker/acme/r.csv": "timestamp,ip_country\n1,Hungary\n"}))
+    landing = LocalStorage(write_landing(tmp_path / "landing",
+                                         {"broker/acme/r.csv": "timestamp,ip_country\n1,Hungary\n"}))
     with pytest.raises(FileRejected, match="important_score"):
         ingest_object(landing, "broker/acme/r.csv", LocalStorage(tmp_path / "lake"))
 

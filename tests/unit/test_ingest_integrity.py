@@ -5,11 +5,9 @@ import gzip
 
 import pandas as pd
 import pytest
-
 from bcjourney.ingest import reader
 from bcjourney.ingest.service import FileRejected, _BatchWriter, ingest_object
 from bcjourney.storage import LocalStorage
-
 from helpers import write_landing
 
 HEADER = "id;session_id;country_name;is_mobile;ui_element;created_at;measurement_category"
@@ -20,7 +18,10 @@ def click(i: int, created_at: str, country: str = "Germany", ui: str = "broker-n
     return f"{i};{100 + i};{country};1;{ui};{created_at};{CATEGORY}"
 
 
-def ingest(tmp_path, body: bytes | str, key: str = "conversions/c.csv", now=pd.Timestamp("2024-06-01"), **options):
+NOW = pd.Timestamp("2024-06-01")
+
+
+def ingest(tmp_path, body: bytes | str, key: str = "conversions/c.csv", now=NOW, **options):
     landing = write_landing(tmp_path / "landing", {key: body})
     lake = LocalStorage(tmp_path / "lake")
     result = ingest_object(LocalStorage(landing), key, lake, now=now, **options)

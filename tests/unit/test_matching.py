@@ -3,12 +3,11 @@
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.optimize import linear_sum_assignment
-
 from bcjourney.matching.assign import greedy_one_to_one, improve_by_trades
 from bcjourney.matching.candidates import ClickIndex, Window, candidate_pairs, far_click_counts
 from bcjourney.matching.journeys import journeys_for_day
 from bcjourney.matching.linker import link
+from scipy.optimize import linear_sum_assignment
 
 
 def synthetic(n_clicks=3000, seed=1, days=2, vpn=0.04, unexplained=0.03, rate=0.9):

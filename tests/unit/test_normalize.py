@@ -2,7 +2,6 @@
 
 import pandas as pd
 import pytest
-
 from bcjourney.normalize import countries, text_policy, timestamps, values
 
 
@@ -50,7 +49,8 @@ def test_implausible_timestamps_are_rejected_with_a_reason():
     now = pd.Timestamp("2024-06-01")
     raw = pd.Series(["1999-12-31 23:59:59", "2024-06-03 00:00:00", "not a time", "", "2024-05-31 10:00:00"])
     _, reason = timestamps.parse_timestamps(raw, now=now)
-    assert [r if isinstance(r, str) else None for r in reason] == ["timestamp before 2000", "timestamp more than a day in the future",
+    assert [r if isinstance(r, str) else None for r in reason] == [
+        "timestamp before 2000", "timestamp more than a day in the future",
                                "unparseable timestamp", "missing timestamp", None]
 
 

@@ -3,13 +3,12 @@
 import io
 
 import pandas as pd
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
 from bcjourney.ingest.reader import UnreadableFile, read_chunks
 from bcjourney.ingest.service import FileRejected, ingest_object
 from bcjourney.normalize import countries, text_policy, timestamps, values
 from bcjourney.storage import LocalStorage
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 HEADER = "id;session_id;country_name;is_mobile;ui_element;created_at;measurement_category"
 text_field = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\n\r;\""),

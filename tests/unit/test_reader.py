@@ -4,7 +4,6 @@ import gzip
 import io
 
 import pytest
-
 from bcjourney.ingest import reader
 from bcjourney.ingest.reader import UnreadableFile, read_chunks
 
@@ -62,7 +61,8 @@ def test_line_numbers_run_across_chunks():
     assert len(rows) == 25 and lines == list(range(2, 27))
 
 
-@pytest.mark.parametrize("data,message", [(b"", "empty"), (b"\x00\x01\x02binary", "binary"), (b"justoneword\n1\n", "delimiter")])
+@pytest.mark.parametrize("data,message", [(b"", "empty"), (b"\x00\x01\x02binary", "binary"),
+                                          (b"justoneword\n1\n", "delimiter")])
 def test_unreadable_files_are_rejected_with_a_reason(data, message):
     with pytest.raises(UnreadableFile, match=message):
         read_all(data)

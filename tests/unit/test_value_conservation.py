@@ -13,11 +13,10 @@ import unicodedata
 from datetime import datetime, timedelta, timezone
 
 import pandas as pd
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
 from bcjourney.ingest.service import ingest_object
 from bcjourney.storage import LocalStorage
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 NOW = datetime(2024, 6, 1)
 EPOCH = datetime(1970, 1, 1)
@@ -197,7 +196,8 @@ def timestamps(draw) -> str:
         form = draw(st.sampled_from(["s", "ms", "frac"]))
         if form == "ms":
             return f"{pad}{seconds * 1000 + instant.microsecond // 1000}{pad}"
-        return f"{pad}{seconds}{'.' + str(instant.microsecond).rjust(6, '0')[:draw(st.integers(1, 6))] if form == 'frac' else ''}{pad}"
+        fraction = "." + str(instant.microsecond).rjust(6, "0")[:draw(st.integers(1, 6))] if form == "frac" else ""
+        return f"{pad}{seconds}{fraction}{pad}"
     separator = draw(st.sampled_from([" ", "T"]))
     text = instant.strftime(f"%Y-%m-%d{separator}%H:%M")
     if draw(st.booleans()):

@@ -18,8 +18,8 @@ Every workload runs in a fresh child process, so its peak RSS is its own.
 from __future__ import annotations
 
 import json
-import os
 import multiprocessing
+import os
 import queue as queue_module
 import resource
 import shutil
@@ -66,7 +66,7 @@ def measure(name: str, target: Callable[..., dict], *args) -> Measurement:
             break
         except queue_module.Empty:
             if not process.is_alive() and queue.empty():
-                raise RuntimeError(f"benchmark {name} failed (exit {process.exitcode}); its error is above")
+                raise RuntimeError(f"benchmark {name} failed (exit {process.exitcode}); its error is above") from None
     process.join()
     if process.exitcode:
         raise RuntimeError(f"benchmark {name} failed (exit {process.exitcode})")
@@ -242,9 +242,10 @@ _REGISTRATIONS_PER_CLICK_AT_DEFAULT = 0.968
 def prepare_match_lake(workdir: Path, clicks: int, registrations: int, seed: int) -> tuple[Path, list[str]]:
     """Generated landing data of about `clicks` clicks and `registrations` registrations, ingested into a lake
     (not timed)."""
-    from .generate import generate
     from bcjourney.ingest.service import ingest_object
     from bcjourney.storage import LocalStorage
+
+    from .generate import generate
 
     per_day = 25_000
     days = max(1, clicks // per_day)
@@ -319,7 +320,8 @@ def run_benchmarks(ingest_mb: int = 1024, match_clicks: int = 1_500_000, match_r
                        "seconds": round(m.seconds, 2), "peak_rss_mb": round(m.peak_rss_mb), **m.detail}
                 for name, m in runs.items()}
             worst = max(results["hostile"][n]["peak_rss_mb"] for n in ("blank_lines", "no_newline"))
-            results["hostile"]["peak_rss_ratio_to_normal"] = round(worst / results["hostile"]["normal"]["peak_rss_mb"], 2)
+            normal_rss = results["hostile"]["normal"]["peak_rss_mb"]
+            results["hostile"]["peak_rss_ratio_to_normal"] = round(worst / normal_rss, 2)
             echo(f"hostile: peak RSS {worst} MB at most (target < 1024 MB), "
                  f"{results['hostile']['peak_rss_ratio_to_normal']}x a normal file of the same compressed size\n  "
                  + json.dumps(results["hostile"]))

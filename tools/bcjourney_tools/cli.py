@@ -91,9 +91,9 @@ def cmd_generate(args) -> int:
 
 
 def cmd_query(args) -> int:
-    from .analysis.local_sql import run_query_file
-
     import pandas as pd
+
+    from .analysis.local_sql import run_query_file
 
     result = run_query_file(Path(args.lake), Path(args.sql))
     with pd.option_context("display.max_rows", args.max_rows, "display.width", 200, "display.max_columns", 50):

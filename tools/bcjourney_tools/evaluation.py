@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-
 from bcjourney import layout, schema
 from bcjourney.storage import open_storage
 

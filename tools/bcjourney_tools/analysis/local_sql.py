@@ -20,9 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pyarrow as pa
-
 import bcjourney
+import pyarrow as pa
 from bcjourney import layout, schema
 
 if TYPE_CHECKING:  # pragma: no cover

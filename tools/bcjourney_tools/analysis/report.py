@@ -22,10 +22,10 @@ import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
 
+import bcjourney
 import numpy as np
 import pandas as pd
 
-import bcjourney
 from bcjourney_tools.analysis import report_insights as ri
 from bcjourney_tools.analysis import report_render as rr
 from bcjourney_tools.analysis.report_data import LakeData, load_lake

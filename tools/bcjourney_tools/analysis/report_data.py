@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
-
 from bcjourney import layout
-from bcjourney_tools.analysis.local_sql import connect_lake, queries_dir, run_sql
 from bcjourney.matching.candidates import Window
+
+from bcjourney_tools.analysis.local_sql import connect_lake, queries_dir, run_sql
 
 if TYPE_CHECKING:  # pragma: no cover
     import duckdb

@@ -429,7 +429,8 @@ def by_page_category(data: LakeData, rng) -> Insight:
                      + ".")
         return text
 
-    return _rate_by(data, rng, "page_category", "rate_by_page_category", "Registration rate by entry page category", "page category", pooled, action)
+    return _rate_by(data, rng, "page_category", "rate_by_page_category", "Registration rate by entry page category",
+                    "page category", pooled, action)
 
 
 def by_ui_element(data: LakeData, rng) -> Insight:
@@ -446,7 +447,8 @@ def by_ui_element(data: LakeData, rng) -> Insight:
         ("below", "A/B-test replacing or redesigning the UI elements converting below the rest: ", ""),
         ("above", "the elements converting above it are the designs to copy: ", ""))
 
-    return _rate_by(data, rng, "ui_element", "rate_by_ui_element", "Registration rate by UI element", "UI element", pooled, action)
+    return _rate_by(data, rng, "ui_element", "rate_by_ui_element", "Registration rate by UI element", "UI element",
+                    pooled, action)
 
 
 def by_device(data: LakeData, rng) -> Insight:
@@ -504,7 +506,8 @@ def by_country(data: LakeData, rng) -> Insight:
                   "the offer, language, KYC rejections) before buying more traffic"),
         ("above", "markets converting above it are candidates for more traffic: ", ""))
 
-    return _rate_by(data, rng, "country_code", "rate_by_country", "Registration rate by click country", "country", pooled, action)
+    return _rate_by(data, rng, "country_code", "rate_by_country", "Registration rate by click country", "country",
+                    pooled, action)
 
 
 def delay_distribution(data: LakeData, rng) -> Insight:

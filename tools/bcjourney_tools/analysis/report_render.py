@@ -10,6 +10,7 @@ import io
 import math
 import textwrap
 from pathlib import Path
+
 import matplotlib
 
 matplotlib.use("Agg")

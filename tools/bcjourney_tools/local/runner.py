@@ -20,6 +20,7 @@ from typing import Callable, Iterator
 from bcjourney.ingest.sources import UnknownLandingKey, classify_key
 from bcjourney.matching.service import BACKFILL_BATCH_DAYS
 from bcjourney.progress import listening
+
 from .events import file_etag, match_days_event, s3_object_created_event
 from .handlers import LocalLambdaContext, load_handler_module
 

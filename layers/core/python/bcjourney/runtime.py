@@ -16,12 +16,11 @@ raises for them (`TransientMatchError`): the state machine's Retry matches that 
 
 from __future__ import annotations
 
-from typing import Any
-
 import json
 import os
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 from .storage import Storage, open_storage
 

@@ -6,7 +6,6 @@ import json
 from dataclasses import asdict, dataclass, field
 
 
-
 class BalanceError(AssertionError):
     """Rows were lost or invented: rows in != curated + merged + quarantined."""
 

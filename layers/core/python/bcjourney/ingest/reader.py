@@ -23,8 +23,8 @@ import gzip
 import io
 import logging
 import threading
-from queue import Full, Queue
 from dataclasses import dataclass, field
+from queue import Full, Queue
 from typing import BinaryIO, Iterator
 
 import numpy as np
@@ -364,7 +364,8 @@ def _parse_block(piece: _Block, header: list[str], names: list[str], delimiter: 
     n_lines = len(newlines)
     lengths = newlines - starts[:-1]
     # a line of nothing but "\r" is blank too
-    blank = (lengths == 0) | ((lengths == 1) & (np.frombuffer(block, dtype=np.uint8)[np.maximum(newlines - 1, 0)] == 13))
+    before_newline = np.frombuffer(block, dtype=np.uint8)[np.maximum(newlines - 1, 0)]
+    blank = (lengths == 0) | ((lengths == 1) & (before_newline == 13))
     blank_lines = int(blank.sum()) - len(piece.replaced)  # placeholders are empty lines, not blank ones
     # a line over the limit that came whole inside a block: reported by its prefix, dropped like a blank one
     for i in np.flatnonzero(lengths > MAX_LINE_BYTES):

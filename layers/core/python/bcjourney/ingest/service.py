@@ -270,7 +270,8 @@ class _BatchWriter:
         report.merged_duplicates = self.merged
         report.curated = sum(rows for rows, _ in self.part_stats.values())
         nulls = sum((n for _, n in self.part_stats.values()), Counter())
-        report.null_rates = {c: round(nulls[c] / report.curated, 6) for c in self.schema.names} if report.curated else {}
+        report.null_rates = ({c: round(nulls[c] / report.curated, 6) for c in self.schema.names}
+                             if report.curated else {})
         return sorted(self.written)
 
     def _merge_parts(self, day: str, keys: list[str]) -> None:

@@ -11,7 +11,6 @@ import pandas as pd
 
 from .candidates import positions_in_runs
 
-
 # Pairs this unlikely neither link nor compete (their odds, summed over hundreds of rivals, stay < 1e-4)
 NEGLIGIBLE_LOG_ODDS = -16.0
 

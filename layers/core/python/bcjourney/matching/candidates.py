@@ -151,6 +151,7 @@ def far_click_counts(index: ClickIndex, registration_times: np.ndarray, ip_count
         # searching in key order walks the click keys once instead of jumping between countries
         has = has[np.argsort(country_keys(country[has], registration_times[has]), kind="stable")]
         if len(has):
-            counts[has] = per_bin(lambda t: index.count_at_or_before(country[has], t[has]))
+            # called at once, inside this iteration: the loop variables are bound for its whole life
+            counts[has] = per_bin(lambda t, country=country, has=has: index.count_at_or_before(country[has], t[has]))
         result[name] = counts
     return result

@@ -114,11 +114,14 @@ def match_columns(table: pa.Table, columns: list[str]) -> pd.DataFrame:
                                            else None)
 
 
-def match_day(lake: Storage, day: str, settings: MatchSettings = MatchSettings()) -> DayResult:
+DEFAULT_SETTINGS = MatchSettings()
+
+
+def match_day(lake: Storage, day: str, settings: MatchSettings = DEFAULT_SETTINGS) -> DayResult:
     return match_days(lake, [day], settings)[0]
 
 
-def match_days(lake: Storage, days: list[str], settings: MatchSettings = MatchSettings()) -> list[DayResult]:
+def match_days(lake: Storage, days: list[str], settings: MatchSettings = DEFAULT_SETTINGS) -> list[DayResult]:
     """Match some days in one pass: their neighbours are read once and one model per registration day is
     fitted once, where matching them one by one would read and fit each neighbour again. The result equals
     matching each day alone. A backfill is cut into batches of the caller's choosing (memory grows with it)."""

@@ -6,8 +6,8 @@ Two adapters pass the same contract tests: `LocalStorage` (a folder, the embedde
 
 from __future__ import annotations
 
-from .port import Storage, StorageError
 from .local import LocalStorage
+from .port import Storage, StorageError
 
 
 def open_storage(uri: str, *, boto3_session=None) -> Storage:

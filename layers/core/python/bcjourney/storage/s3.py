@@ -6,10 +6,10 @@ import io
 from typing import BinaryIO, ContextManager, Iterable, cast
 
 import awswrangler as wr
-from awswrangler.s3._fs import open_s3_object  # wrangler's block-streaming reader (not re-exported)
 import boto3
 import pandas as pd
 import pyarrow as pa
+from awswrangler.s3._fs import open_s3_object  # wrangler's block-streaming reader (not re-exported)
 
 from .port import StorageError
 from .tables import concat_tables, read_parquet_file, write_parquet_file
