@@ -9,7 +9,6 @@ from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
-import bcjourney_tools.generate as gen
 import numpy as np
 import pytest
 from bcjourney_tools.generate import (
@@ -226,7 +225,9 @@ def test_partner_files_sorted_and_each_row_on_its_own_day(week_data):
 
 def test_registrations_after_midnight_go_to_the_next_days_file(tmp_path, monkeypatch):
     # Force long delays so that many registrations cross midnight.
-    monkeypatch.setattr(gen, "_delays", lambda rng, n: np.full(n, 3 * 3600, np.int64))
+    from bcjourney_tools.generate import registrations
+
+    monkeypatch.setattr(registrations, "_delays", lambda rng, n: np.full(n, 3 * 3600, np.int64))
     summary = generate(tmp_path, days=2, per_day=300, seed=1, unexplained_share=0)
     truth = read_truth(tmp_path)
     by_id = {row["id"]: row for row in read_conversions(tmp_path)}

@@ -1,0 +1,186 @@
+"""Synthetic landing data with ground truth: clicks, one partner's registrations, the page mapping.
+
+``generate(out_dir)`` writes a landing folder shaped like the real one::
+
+    conversions/conversions_<YYYYMMDD>.csv            ';'-delimited, LF, one file per day
+    broker/<partner>/registrations_<YYYYMMDD>.csv     ',' delimited, Unix seconds, one file per day
+    reference/page_category_mapping.csv               ';'-delimited, CRLF, the 40-row mapping
+    truth.csv                                         broker_source_file,broker_source_line,conversion_id
+
+The distributions mirror the real homework extract (volumes, diurnal and weekly pattern, country
+mix, session sizes, UI elements per device, page codes per UI element, registration delays, score
+and residency shares) and so do its blemishes: three country-naming schemes (Google names in the
+clicks, ISO/UN names for the partner's ip_country, a third, shorter scheme for residency), the
+Palestine clicks written twice as 'West Bank' and 'Gaza Strip' under one id, rare exact repeats,
+SQL-injection payloads, 'Peace' and scrambled codes, vulnerability-scanner bursts, page codes the
+mapping does not know, '#REF!' scores, an unquoted comma in 'Bonaire, Sint Eustatius and Saba',
+partner files with a BOM, CRLF line ends or no final newline.
+
+Everything is generated and written one day at a time (memory is bounded by one day's volume);
+registrations that fall after midnight are carried to the next day's file. The output is a pure
+function of the arguments: the same seed gives the same bytes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .clicks import _clicks_for_day
+from .reference import (
+    _ANOMALY_RATE,
+    _BURSTS_PER_DAY,
+    _DAY,
+    _EXACT_REPEAT_RATE,
+    _WEEKDAY,
+    BROKER_HEADER,
+    CLICK_TO_IP_COUNTRY,
+    CLICK_TO_RESIDENCY_COUNTRY,
+    CONVERSIONS_HEADER,
+    COUNTRIES,
+    PAGE_CATEGORY_MAPPING,
+    TRUTH_HEADER,
+)
+from .registrations import _registrations_for_day
+from .sampling import _concat, _rows, _State, _take
+from .writers import _str, _write_broker, _write_conversions
+
+__all__ = [
+    "generate",
+    "COUNTRIES",
+    "CLICK_TO_IP_COUNTRY",
+    "CLICK_TO_RESIDENCY_COUNTRY",
+    "PAGE_CATEGORY_MAPPING",
+    "CONVERSIONS_HEADER",
+    "BROKER_HEADER",
+]
+
+
+def _to_unix(value: str) -> int:
+    """Unix seconds of a date/time string; naive means UTC."""
+    ts = pd.Timestamp(value)
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert("UTC").tz_localize(None)
+    return int((ts - pd.Timestamp("1970-01-01")) // pd.Timedelta(seconds=1))
+
+
+def generate(
+    out_dir: Path | str,
+    *,
+    days: int = 7,
+    per_day: int = 1700,
+    seed: int = 42,
+    start: str = "2024-04-01",
+    partner: str = "acme",
+    progress: Callable[[int], None] | None = None,
+    registration_rate: float = 0.95,
+    unexplained_share: float = 0.02,
+    partner_from: str | None = None,
+    bursts_per_day: float = _BURSTS_PER_DAY,
+    anomaly_rate: float = _ANOMALY_RATE,
+) -> dict:
+    """Write a landing folder of ``days`` days of synthetic clicks and one partner's registrations.
+
+    ``registration_rate``: share of (human) clicks after ``partner_from`` that lead to a registration.
+    ``partner_from``: when the partner's export starts (a timestamp string, UTC); default: ``start``.
+    Registrations after the end of the last day are not exported (the partner's cut-off).
+    Returns a summary: files written (relative keys), rows per source, registrations, unexplained ones.
+    """
+    out = Path(out_dir)
+    if days < 1 or per_day < 1:
+        raise ValueError("days and per_day must be positive")
+    conv_dir = out / "conversions"
+    broker_dir = out / "broker" / partner
+    ref_dir = out / "reference"
+    for d in (conv_dir, broker_dir, ref_dir):
+        d.mkdir(parents=True, exist_ok=True)
+
+    ref_key = "reference/page_category_mapping.csv"
+    mapping = "\r\n".join(["page_category;measurement_category"] + [f"{p};{m}" for p, m in PAGE_CATEGORY_MAPPING])
+    (out / ref_key).write_bytes(mapping.encode("utf-8"))
+
+    t0 = _to_unix(start) // _DAY * _DAY
+    p0 = _to_unix(partner_from) if partner_from is not None else t0
+    st = _State()
+    sid_gap = max(2.0, 100.0 * 1700 / per_day)  # session ids grow ~140k a day at the real volume
+    summary = {
+        "out_dir": str(out),
+        "files": {"conversions": 0, "broker": 0, "reference": 1, "truth": 1},
+        "file_keys": {"conversions": [], "broker": [], "reference": [ref_key], "truth": ["truth.csv"]},
+        "rows": {"conversions": 0, "broker": 0, "truth": 0},
+        "clicks": 0,
+        "duplicate_lines": 0,
+        "bot_clicks": 0,
+        "registrations": 0,
+        "unexplained_registrations": 0,
+        "dropped_after_cutoff": 0,
+    }
+    first_partner_file = True
+
+    with open(out / "truth.csv", "w", encoding="utf-8", newline="") as truth:
+        truth.write(TRUTH_HEADER + "\n")
+        for d in range(days):
+            rng = np.random.default_rng([seed, d])
+            day_start = t0 + d * _DAY
+            date = pd.Timestamp(day_start, unit="s")
+            ymd, date_str = date.strftime("%Y%m%d"), date.strftime("%Y-%m-%d")
+            dow = date.weekday()
+            n_target = int(rng.poisson(per_day * _WEEKDAY[dow] * rng.lognormal(0.0, 0.08)))
+            n_target = max(n_target, 1)
+
+            clicks = _clicks_for_day(rng, day_start, n_target, st, sid_gap, bursts_per_day, anomaly_rate)
+            conv_key = f"conversions/conversions_{ymd}.csv"
+            lines, dups = _write_conversions(out / conv_key, clicks, date_str, rng, _EXACT_REPEAT_RATE)
+            summary["file_keys"]["conversions"].append(conv_key)
+            summary["files"]["conversions"] += 1
+            summary["rows"]["conversions"] += lines
+            summary["duplicate_lines"] += dups
+            summary["bot_clicks"] += int(clicks["bot"].sum())
+            summary["clicks"] += _rows(clicks)
+            if progress is not None:
+                progress(lines)
+
+            regs = _registrations_for_day(rng, clicks, day_start, p0, registration_rate, unexplained_share)
+            regs = _concat([st.carry, regs])
+            day_end = day_start + _DAY
+            later = regs["ts"] >= day_end if regs else np.zeros(0, bool)
+            st.carry = _take(regs, np.flatnonzero(later)) if later.any() else {}
+            today = _take(regs, np.flatnonzero(~later)) if regs else {}
+            if day_end <= p0:
+                continue  # the partner's export has not started yet
+            # Partner exports are sorted by time, to the fraction of a second their system logged.
+            n_today = _rows(today)
+            if n_today:
+                today = _take(today, np.lexsort((today["frac"], today["ts"])))
+            else:
+                today = {k: np.zeros(0, np.int64) for k in ("ts", "conversion_id")} | {
+                    k: np.zeros(0, object) for k in ("residency", "ip", "score")}
+
+            broker_key = f"broker/{partner}/registrations_{ymd}.csv"
+            if first_partner_file:
+                form = "bom-crlf"
+                first_partner_file = False
+            else:
+                u = rng.random()
+                form = "crlf" if u < 0.2 else "crlf-noeol" if u < 0.3 else "lf"
+            _write_broker(out / broker_key, today, form)
+            summary["file_keys"]["broker"].append(broker_key)
+            summary["files"]["broker"] += 1
+            summary["rows"]["broker"] += n_today
+
+            cid = today["conversion_id"]
+            cid_str = pc.if_else(pa.array(cid >= 0), _str(cid), "")
+            rows = pc.binary_join_element_wise(broker_key, _str(np.arange(2, n_today + 2)), cid_str, ",")
+            if n_today:
+                truth.write("\n".join(rows.to_pylist()) + "\n")
+            summary["rows"]["truth"] += n_today
+            summary["registrations"] += n_today
+            summary["unexplained_registrations"] += int((cid < 0).sum())
+
+    summary["dropped_after_cutoff"] = _rows(st.carry)
+    return summary
