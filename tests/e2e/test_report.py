@@ -26,9 +26,9 @@ pytest.importorskip("scipy")
 
 from bcjourney.matching.candidates import Window  # noqa: E402
 from bcjourney_tools.analysis import report_stats as st  # noqa: E402
+from bcjourney_tools.analysis.insight import HIGH_VALUE, NO_EVIDENCE, Insight, finalize  # noqa: E402
 from bcjourney_tools.analysis.report import build_report, compute_insights, expected_pages  # noqa: E402
 from bcjourney_tools.analysis.report_data import load_lake  # noqa: E402
-from bcjourney_tools.analysis.report_insights import HIGH_VALUE, NO_EVIDENCE, Insight, finalize  # noqa: E402
 from bcjourney_tools.generate import generate  # noqa: E402
 from bcjourney_tools.local.runner import run  # noqa: E402
 
@@ -381,3 +381,31 @@ def test_the_report_renders_any_label_that_survives_curation(tmp_path):
     if pdftotext:  # the PDF shows the label as written, not as typeset math
         pdf_text = subprocess.run([pdftotext, str(out / "report.pdf"), "-"], capture_output=True, text=True).stdout
         assert "$x^$" in pdf_text
+
+
+def test_the_registry_names_each_insight_once_with_queries_the_report_loads():
+    from bcjourney_tools.analysis.registry import INSIGHTS
+    from bcjourney_tools.analysis.report_data import LAKE_QUERIES, SCOPED_QUERIES, query_path
+
+    keys = [spec.key for spec in INSIGHTS]
+    assert len(keys) == len(set(keys)) == len(INSIGHTS)
+    loaded = set(SCOPED_QUERIES) | set(LAKE_QUERIES)
+    for spec in INSIGHTS:
+        assert set(spec.queries) <= loaded, spec.key
+    assert all(query_path(name).is_file() for name in loaded)
+
+
+def test_no_plot_shows_mathtext_source_since_data_labels_are_not_typeset(built):
+    """parse_math is off so data labels print as written; axis formatters that emit mathtext (log scales:
+    '$\\mathdefault{10^{4}}$') would then print their source: every plot's texts are checked after drawing."""
+    import matplotlib.pyplot as plt
+    from matplotlib.text import Text
+
+    from bcjourney_tools.analysis.registry import BY_KEY
+
+    for ins in compute_insights(load_lake(built["lake"])):
+        fig = BY_KEY[ins.key].plot(ins)
+        fig.canvas.draw()
+        texts = [t.get_text() for t in fig.findobj(Text)]
+        plt.close(fig)
+        assert not [t for t in texts if "\\mathdefault" in t or "\\times" in t], ins.key

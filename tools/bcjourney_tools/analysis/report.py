@@ -1,4 +1,4 @@
-"""`bcjourney report`: the EDA report of a lake (issue 6).
+"""`bcjourney report`: the EDA report of a lake.
 
 build_report(lake_dir, out_dir) writes
     out_dir/report.html    self-contained (plots embedded as base64 PNG)
@@ -12,7 +12,7 @@ Everything is computed from the lake: the athena_queries files run locally on Du
 (local_sql.run_sql) over the partner-coverage window (report_data), row-level statistics (bootstrap,
 Mann-Whitney) with DuckDB + pandas on the same window, data-quality KPIs from query 09, the
 quarantine and the ingest quality reports. Uncertainty and tests: report_stats; the insight rules
-(Holm family, "no evidence of a difference"): report_insights.
+(Holm family, "no evidence of a difference"): insight; the list of insights, their plots and queries: registry.
 """
 
 from __future__ import annotations
@@ -26,8 +26,9 @@ import bcjourney
 import numpy as np
 import pandas as pd
 
-from bcjourney_tools.analysis import report_insights as ri
+from bcjourney_tools.analysis import insight as ri
 from bcjourney_tools.analysis import report_render as rr
+from bcjourney_tools.analysis.registry import BY_KEY, INSIGHTS
 from bcjourney_tools.analysis.report_data import LakeData, load_lake
 from bcjourney_tools.analysis.report_stats import ALPHA, MIN_EXPECTED
 
@@ -37,24 +38,12 @@ TITLE = "BrokerChooser click-outs to partner registrations: EDA report"
 def compute_insights(data: LakeData) -> list[ri.Insight]:
     """Every insight, in report order, with Holm-adjusted significance and the actions it supports."""
     rng = np.random.default_rng(ri.SEED)
-    insights = [
-        ri.overall_rate(data),
-        ri.by_page_category(data, rng),
-        ri.by_ui_element(data, rng),
-        ri.by_device(data, rng),
-        ri.by_country(data, rng),
-        ri.delay_distribution(data, rng),
-        ri.score_by_page(data, rng),
-        ri.score_by_device(data, rng),
-        ri.score_by_country(data, rng),
-        ri.high_value_by_entry_point(data, rng),
-        ri.by_hour(data, rng),
-        ri.by_weekday(data, rng),
-        ri.cross_country(data, rng),
-        ri.link_rates(data),
-        ri.quarantine_rate(data),
-        ri.match_confidence(data),
-    ]
+    insights = []
+    for spec in INSIGHTS:
+        built = spec.build(data, rng)
+        if built.key != spec.key:
+            raise ValueError(f"the builder of {spec.key} returned insight {built.key}")
+        insights.append(built)
     return ri.finalize(insights)
 
 
@@ -201,7 +190,7 @@ def build_report(lake_dir: Path, out_dir: Path) -> dict:
     plots_dir.mkdir(parents=True, exist_ok=True)
     pngs, plot_paths = [], []
     for i, ins in enumerate(insights, 1):
-        png = rr.render_png(ins)
+        png = rr.render_png(ins, BY_KEY[ins.key].plot)
         path = plots_dir / f"{i:02d}_{ins.key}.png"
         path.write_bytes(png)
         pngs.append(png)

@@ -120,11 +120,11 @@ def scoped_connection(lake_dir: Path, coverage: Coverage) -> duckdb.DuckDBPyConn
     return con
 
 
-def query_path(stem_prefix: str) -> Path:
-    """athena_queries/<stem_prefix>*.sql (e.g. '01' -> 01_registration_rate_by_page_category.sql)."""
-    matches = sorted(queries_dir().glob(f"{stem_prefix}_*.sql"))
+def query_path(name: str) -> Path:
+    """athena_queries/NN_<name>.sql (e.g. 'registration_rate_by_page_category' -> its 01_ file)."""
+    matches = sorted(queries_dir().glob(f"[0-9][0-9]_{name}.sql"))
     if not matches:
-        raise FileNotFoundError(f"athena_queries/{stem_prefix}_*.sql not found under {queries_dir()}")
+        raise FileNotFoundError(f"athena_queries/NN_{name}.sql not found under {queries_dir()}")
     return matches[0]
 
 
@@ -148,8 +148,12 @@ SELECT
 FROM unified_journeys
 """
 
-SCOPED_QUERIES = ("01", "02", "03", "04", "05", "06", "07", "08")
-LAKE_QUERIES = ("09",)
+# the queries the report reads, by name: over the partner export's window, or over the whole lake
+SCOPED_QUERIES = ("registration_rate_by_page_category", "registration_rate_by_ui_element",
+                  "registration_rate_by_device_and_country", "registration_delay_distribution",
+                  "important_score_by_entry_page_device_country", "high_value_share_by_entry_point",
+                  "hour_and_weekday_patterns", "cross_country_vpn_registrations")
+LAKE_QUERIES = ("data_quality_kpis",)
 
 
 def load_quality_reports(lake_dir: Path) -> list[dict]:
@@ -169,12 +173,10 @@ def load_lake(lake_dir: str | Path) -> LakeData:
     coverage = compute_coverage(whole)
     scoped = scoped_connection(lake_dir, coverage)
     queries = {}
-    for prefix in SCOPED_QUERIES:
-        path = query_path(prefix)
-        queries[path.stem] = run_sql(scoped, path.read_text(encoding="utf-8"))
-    for prefix in LAKE_QUERIES:
-        path = query_path(prefix)
-        queries[path.stem] = run_sql(whole, path.read_text(encoding="utf-8"))
+    for name in SCOPED_QUERIES:
+        queries[name] = run_sql(scoped, query_path(name).read_text(encoding="utf-8"))
+    for name in LAKE_QUERIES:
+        queries[name] = run_sql(whole, query_path(name).read_text(encoding="utf-8"))
     rows = scoped.execute(ROWS_SQL).df()
     quarantine_by_rule = whole.execute(
         "SELECT source, rule, column_name, count(*) AS rows FROM quarantine "
@@ -189,8 +191,6 @@ def load_lake(lake_dir: str | Path) -> LakeData:
                     unlinked_by_hour)
 
 
-def query(data: LakeData, prefix: str) -> pd.DataFrame:
-    for stem, df in data.queries.items():
-        if stem.startswith(prefix + "_"):
-            return df
-    raise KeyError(prefix)
+def query(data: LakeData, name: str) -> pd.DataFrame:
+    """The result of athena_queries/NN_<name>.sql on this lake."""
+    return data.queries[name]

@@ -21,7 +21,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 
-from bcjourney_tools.analysis.report_insights import Insight, fmt_num, fmt_p, pct  # noqa: E402
+from bcjourney_tools.analysis.insight import Insight  # noqa: E402
+from bcjourney_tools.analysis.report_format import fmt_num, fmt_p, pct  # noqa: E402
 
 ABOVE, BELOW, NEUTRAL, OVERALL = "#2a9d4b", "#c0392b", "#6c7a89", "#1f4e79"
 PNG_DPI = 130
@@ -35,6 +36,13 @@ plt.rcParams.update({
     # only the insight pages' own bold headings ask for mathtext, with their bodies escaped
     "text.parse_math": False,
 })
+
+
+def _plain_log_ticks(axis) -> None:
+    """Tick labels of a log axis as plain numbers: matplotlib writes them as mathtext (10^4), which the report's
+    parse_math=False (labels from the data are shown as written) would print raw."""
+    axis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:,.0f}" if value >= 0 else ""))
+    axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
 
 
 def _short(label: str, n: int = LABEL_CHARS) -> str:
@@ -159,6 +167,7 @@ def plot_delay(ins: Insight) -> plt.Figure:
     nonempty = buckets[buckets["registrations"] > 0]
     a1.bar(nonempty["bucket"], nonempty["registrations"], color=OVERALL)
     a1.set_yscale("log")
+    _plain_log_ticks(a1.yaxis)
     a1.set_ylabel("linked registrations (log scale)")
     a1.set_title("Delay buckets (query 04)")
     a1.tick_params(axis="x", rotation=45)
@@ -168,6 +177,7 @@ def plot_delay(ins: Insight) -> plt.Figure:
         clipped = np.clip(delays, -10, 30)
         a2.hist(clipped, bins=np.arange(-10.5, 31.5, 1), color="#6baed6")
         a2.set_yscale("log")
+        _plain_log_ticks(a2.yaxis)
         a2.axvline(ins.number, color="black", linestyle="--", linewidth=1, label=f"median {fmt_num(ins.number, 0)} s")
         a2.legend(fontsize=7, frameon=False)
     a2.set_xlabel("delay in seconds (clipped to -10..30)")
@@ -231,6 +241,7 @@ def plot_links(ins: Insight) -> plt.Figure:
                          textcoords="offset points", va="top")
     ax2.set_ylabel("registrations without\na click, per hour")
     ax2.set_yscale("symlog", linthresh=10)
+    _plain_log_ticks(ax2.yaxis)
     fig.autofmt_xdate()
     fig.tight_layout()
     return fig
@@ -252,28 +263,11 @@ def plot_confidence(ins: Insight) -> plt.Figure:
     return fig
 
 
-PLOTS = {
-    "overall_rate": plot_overall,
-    "rate_by_page_category": plot_rate_segments,
-    "rate_by_ui_element": plot_rate_segments,
-    "rate_by_device": plot_rate_segments,
-    "rate_by_country": plot_rate_segments,
-    "delay_distribution": plot_delay,
-    "score_by_page_category": plot_score_segments,
-    "score_by_device": plot_score_segments,
-    "score_by_country": plot_score_segments,
-    "high_value_by_entry_point": plot_rate_segments,
-    "rate_by_hour": plot_rate_timeline,
-    "rate_by_weekday": plot_rate_timeline,
-    "cross_country": plot_rate_segments,
-    "quarantine_rate": plot_quarantine,
-    "link_rates": plot_links,
-    "match_confidence": plot_confidence,
-}
 
 
-def render_png(ins: Insight) -> bytes:
-    fig = PLOTS[ins.key](ins)
+def render_png(ins: Insight, plot) -> bytes:
+    """The insight drawn by its plot (registry.INSIGHTS names it) as PNG bytes."""
+    fig = plot(ins)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=PNG_DPI, bbox_inches="tight")
     plt.close(fig)
