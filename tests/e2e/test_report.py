@@ -399,9 +399,8 @@ def test_no_plot_shows_mathtext_source_since_data_labels_are_not_typeset(built):
     """parse_math is off so data labels print as written; axis formatters that emit mathtext (log scales:
     '$\\mathdefault{10^{4}}$') would then print their source: every plot's texts are checked after drawing."""
     import matplotlib.pyplot as plt
-    from matplotlib.text import Text
-
     from bcjourney_tools.analysis.registry import BY_KEY
+    from matplotlib.text import Text
 
     for ins in compute_insights(load_lake(built["lake"])):
         fig = BY_KEY[ins.key].plot(ins)
