@@ -12,7 +12,7 @@ import numpy as np
 
 from bcjourney_tools.analysis import insights_product as product
 from bcjourney_tools.analysis import insights_quality as quality
-from bcjourney_tools.analysis import report_render as render
+from bcjourney_tools.analysis import report_plots as render
 from bcjourney_tools.analysis.insight import Insight
 from bcjourney_tools.analysis.report_data import LakeData
 

@@ -30,6 +30,7 @@ from bcjourney_tools.analysis import insight as ri
 from bcjourney_tools.analysis import report_render as rr
 from bcjourney_tools.analysis.registry import BY_KEY, INSIGHTS
 from bcjourney_tools.analysis.report_data import LakeData, load_lake
+from bcjourney_tools.analysis.report_plots import render_png
 from bcjourney_tools.analysis.report_stats import ALPHA, MIN_EXPECTED
 
 TITLE = "BrokerChooser click-outs to partner registrations: EDA report"
@@ -190,7 +191,7 @@ def build_report(lake_dir: Path, out_dir: Path) -> dict:
     plots_dir.mkdir(parents=True, exist_ok=True)
     pngs, plot_paths = [], []
     for i, ins in enumerate(insights, 1):
-        png = rr.render_png(ins, BY_KEY[ins.key].plot)
+        png = render_png(ins, BY_KEY[ins.key].plot)
         path = plots_dir / f"{i:02d}_{ins.key}.png"
         path.write_bytes(png)
         pngs.append(png)

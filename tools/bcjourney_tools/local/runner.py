@@ -151,7 +151,7 @@ def match_locally(days: list[str], notify: Callable[[str, int, int | None], None
 def backfill_batches(days: list[str], workers: int) -> list[list[str]]:
     """Runs of consecutive days, at most BACKFILL_BATCH_DAYS each, as many as a multiple of `workers` and as
     even as can be, so every worker gets the same number of days (60 days on 2 workers: 8 batches of 7 or 8,
-    where cutting at 8 gave one worker 32 days and the other 28)."""
+    30 days each)."""
     if not days:
         return []
     rounds = -(-len(days) // (BACKFILL_BATCH_DAYS * workers))

@@ -28,9 +28,8 @@ CLICK_COLUMNS_READ = pa.schema([schema.CURATED_CONVERSIONS.field(c) for c in CLI
 REGISTRATION_COLUMNS_READ = pa.schema([schema.CURATED_REGISTRATIONS.field(c) for c in REGISTRATION_COLUMNS.values()
                                        if c != "partner"])
 
-# Days a backfill matches per pass, at most: each pass also reads two days of clicks either side, but memory grows
-# with the pass (bench, 1M registrations on 2 workers: passes of 15 days took as long as passes of 8 and peaked at
-# 1.45 GB instead of 1.1 GB)
+# Days a backfill matches per pass, at most: each pass also reads two days of clicks either side, so longer passes
+# read less twice, but memory grows with the pass and past about 8 days the bench gets no faster
 BACKFILL_BATCH_DAYS = 8
 
 
