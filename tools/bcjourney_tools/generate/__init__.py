@@ -94,24 +94,44 @@ def generate(
     out = Path(out_dir)
     if days < 1 or per_day < 1:
         raise ValueError("days and per_day must be positive")
-    conv_dir = out / "conversions"
-    broker_dir = out / "broker" / partner
-    ref_dir = out / "reference"
-    for d in (conv_dir, broker_dir, ref_dir):
-        d.mkdir(parents=True, exist_ok=True)
-
-    ref_key = "reference/page_category_mapping.csv"
-    mapping = "\r\n".join(["page_category;measurement_category"] + [f"{p};{m}" for p, m in PAGE_CATEGORY_MAPPING])
-    (out / ref_key).write_bytes(mapping.encode("utf-8"))
+    for folder in (out / "conversions", out / "broker" / partner, out / "reference"):
+        folder.mkdir(parents=True, exist_ok=True)
+    summary = _empty_summary(out, _write_mapping(out))
 
     t0 = _to_unix(start) // _DAY * _DAY
     p0 = _to_unix(partner_from) if partner_from is not None else t0
     st = _State()
     sid_gap = max(2.0, 100.0 * 1700 / per_day)  # session ids grow ~140k a day at the real volume
-    summary = {
+    first_partner_file = True
+    with open(out / "truth.csv", "w", encoding="utf-8", newline="") as truth:
+        truth.write(TRUTH_HEADER + "\n")
+        for d in range(days):
+            rng = np.random.default_rng([seed, d])
+            day_start = t0 + d * _DAY
+            clicks = _write_click_day(out, rng, day_start, per_day, st, sid_gap, bursts_per_day, anomaly_rate,
+                                      summary, progress)
+            today = _registrations_of_the_day(rng, clicks, st, day_start, p0, registration_rate, unexplained_share)
+            if day_start + _DAY <= p0:
+                continue  # the partner's export has not started yet
+            form = _partner_file_form(rng, first_partner_file)
+            first_partner_file = False
+            _write_partner_day(out, truth, partner, day_start, today, form, summary)
+    summary["dropped_after_cutoff"] = _rows(st.carry)
+    return summary
+
+
+def _write_mapping(out: Path) -> str:
+    key = "reference/page_category_mapping.csv"
+    mapping = "\r\n".join(["page_category;measurement_category"] + [f"{p};{m}" for p, m in PAGE_CATEGORY_MAPPING])
+    (out / key).write_bytes(mapping.encode("utf-8"))
+    return key
+
+
+def _empty_summary(out: Path, mapping_key: str) -> dict:
+    return {
         "out_dir": str(out),
         "files": {"conversions": 0, "broker": 0, "reference": 1, "truth": 1},
-        "file_keys": {"conversions": [], "broker": [], "reference": [ref_key], "truth": ["truth.csv"]},
+        "file_keys": {"conversions": [], "broker": [], "reference": [mapping_key], "truth": ["truth.csv"]},
         "rows": {"conversions": 0, "broker": 0, "truth": 0},
         "clicks": 0,
         "duplicate_lines": 0,
@@ -120,67 +140,66 @@ def generate(
         "unexplained_registrations": 0,
         "dropped_after_cutoff": 0,
     }
-    first_partner_file = True
 
-    with open(out / "truth.csv", "w", encoding="utf-8", newline="") as truth:
-        truth.write(TRUTH_HEADER + "\n")
-        for d in range(days):
-            rng = np.random.default_rng([seed, d])
-            day_start = t0 + d * _DAY
-            date = pd.Timestamp(day_start, unit="s")
-            ymd, date_str = date.strftime("%Y%m%d"), date.strftime("%Y-%m-%d")
-            dow = date.weekday()
-            n_target = int(rng.poisson(per_day * _WEEKDAY[dow] * rng.lognormal(0.0, 0.08)))
-            n_target = max(n_target, 1)
 
-            clicks = _clicks_for_day(rng, day_start, n_target, st, sid_gap, bursts_per_day, anomaly_rate)
-            conv_key = f"conversions/conversions_{ymd}.csv"
-            lines, dups = _write_conversions(out / conv_key, clicks, date_str, rng, _EXACT_REPEAT_RATE)
-            summary["file_keys"]["conversions"].append(conv_key)
-            summary["files"]["conversions"] += 1
-            summary["rows"]["conversions"] += lines
-            summary["duplicate_lines"] += dups
-            summary["bot_clicks"] += int(clicks["bot"].sum())
-            summary["clicks"] += _rows(clicks)
-            if progress is not None:
-                progress(lines)
+def _write_click_day(out: Path, rng: np.random.Generator, day_start: int, per_day: int, st: _State, sid_gap: float,
+                     bursts_per_day: float, anomaly_rate: float, summary: dict,
+                     progress: Callable[[int], None] | None) -> dict:
+    """One day's clicks, drawn and written to conversions/conversions_<YYYYMMDD>.csv; counted in the summary."""
+    date = pd.Timestamp(day_start, unit="s")
+    n_target = int(rng.poisson(per_day * _WEEKDAY[date.weekday()] * rng.lognormal(0.0, 0.08)))
+    clicks = _clicks_for_day(rng, day_start, max(n_target, 1), st, sid_gap, bursts_per_day, anomaly_rate)
+    key = f"conversions/conversions_{date.strftime('%Y%m%d')}.csv"
+    lines, dups = _write_conversions(out / key, clicks, date.strftime("%Y-%m-%d"), rng, _EXACT_REPEAT_RATE)
+    summary["file_keys"]["conversions"].append(key)
+    summary["files"]["conversions"] += 1
+    summary["rows"]["conversions"] += lines
+    summary["duplicate_lines"] += dups
+    summary["bot_clicks"] += int(clicks["bot"].sum())
+    summary["clicks"] += _rows(clicks)
+    if progress is not None:
+        progress(lines)
+    return clicks
 
-            regs = _registrations_for_day(rng, clicks, day_start, p0, registration_rate, unexplained_share)
-            regs = _concat([st.carry, regs])
-            day_end = day_start + _DAY
-            later = regs["ts"] >= day_end if regs else np.zeros(0, bool)
-            st.carry = _take(regs, np.flatnonzero(later)) if later.any() else {}
-            today = _take(regs, np.flatnonzero(~later)) if regs else {}
-            if day_end <= p0:
-                continue  # the partner's export has not started yet
-            # Partner exports are sorted by time, to the fraction of a second their system logged.
-            n_today = _rows(today)
-            if n_today:
-                today = _take(today, np.lexsort((today["frac"], today["ts"])))
-            else:
-                today = {k: np.zeros(0, np.int64) for k in ("ts", "conversion_id")} | {
-                    k: np.zeros(0, object) for k in ("residency", "ip", "score")}
 
-            broker_key = f"broker/{partner}/registrations_{ymd}.csv"
-            if first_partner_file:
-                form = "bom-crlf"
-                first_partner_file = False
-            else:
-                u = rng.random()
-                form = "crlf" if u < 0.2 else "crlf-noeol" if u < 0.3 else "lf"
-            _write_broker(out / broker_key, today, form)
-            summary["file_keys"]["broker"].append(broker_key)
-            summary["files"]["broker"] += 1
-            summary["rows"]["broker"] += n_today
+def _registrations_of_the_day(rng: np.random.Generator, clicks: dict, st: _State, day_start: int, p0: int,
+                              registration_rate: float, unexplained_share: float) -> dict:
+    """The day's registrations and those carried from earlier days, in the partner's order; the ones that fall
+    after midnight are carried on to the next day's file."""
+    regs = _registrations_for_day(rng, clicks, day_start, p0, registration_rate, unexplained_share)
+    regs = _concat([st.carry, regs])
+    later = regs["ts"] >= day_start + _DAY if regs else np.zeros(0, bool)
+    st.carry = _take(regs, np.flatnonzero(later)) if later.any() else {}
+    today = _take(regs, np.flatnonzero(~later)) if regs else {}
+    if not _rows(today):
+        return {k: np.zeros(0, np.int64) for k in ("ts", "conversion_id")} | {
+            k: np.zeros(0, object) for k in ("residency", "ip", "score")}
+    # Partner exports are sorted by time, to the fraction of a second their system logged.
+    return _take(today, np.lexsort((today["frac"], today["ts"])))
 
-            cid = today["conversion_id"]
-            cid_str = pc.if_else(pa.array(cid >= 0), _str(cid), "")
-            rows = pc.binary_join_element_wise(broker_key, _str(np.arange(2, n_today + 2)), cid_str, ",")
-            if n_today:
-                truth.write("\n".join(rows.to_pylist()) + "\n")
-            summary["rows"]["truth"] += n_today
-            summary["registrations"] += n_today
-            summary["unexplained_registrations"] += int((cid < 0).sum())
 
-    summary["dropped_after_cutoff"] = _rows(st.carry)
-    return summary
+def _partner_file_form(rng: np.random.Generator, first: bool) -> str:
+    """The first partner file has a BOM and CRLF; later ones CRLF (a fifth), CRLF without a final newline (a
+    tenth) or LF."""
+    if first:
+        return "bom-crlf"
+    u = rng.random()
+    return "crlf" if u < 0.2 else "crlf-noeol" if u < 0.3 else "lf"
+
+
+def _write_partner_day(out: Path, truth, partner: str, day_start: int, today: dict, form: str, summary: dict) -> None:
+    """The partner's file of the day and its lines of truth.csv."""
+    key = f"broker/{partner}/registrations_{pd.Timestamp(day_start, unit='s').strftime('%Y%m%d')}.csv"
+    _write_broker(out / key, today, form)
+    n_today = _rows(today)
+    summary["file_keys"]["broker"].append(key)
+    summary["files"]["broker"] += 1
+    summary["rows"]["broker"] += n_today
+    cid = today["conversion_id"]
+    cid_str = pc.if_else(pa.array(cid >= 0), _str(cid), "")
+    rows = pc.binary_join_element_wise(key, _str(np.arange(2, n_today + 2)), cid_str, ",")
+    if n_today:
+        truth.write("\n".join(rows.to_pylist()) + "\n")
+    summary["rows"]["truth"] += n_today
+    summary["registrations"] += n_today
+    summary["unexplained_registrations"] += int((cid < 0).sum())

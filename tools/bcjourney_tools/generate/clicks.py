@@ -28,8 +28,46 @@ def _diurnal_seconds(rng: np.random.Generator, n: int) -> np.ndarray:
 
 def _clicks_for_day(rng: np.random.Generator, day_start: int, n_target: int,
                     st: _State, sid_gap: float, bursts_per_day: float, anomaly_rate: float) -> _Frame:
-    """Clicks of one day in file order: the file's columns plus 'sec', 'ts', 'bot' and 'country_idx'."""
-    # Sessions and their sizes until the day's volume is reached.
+    """Clicks of one day in file order: the file's columns plus 'sec', 'ts', 'bot' and 'country_idx'.
+    The phases draw from `rng` in a fixed order: the same seed gives the same day."""
+    sizes = _session_sizes(rng, n_target)
+    sess, sec, start, country, mobile = _session_times(rng, sizes, n_target)
+    sid = _session_ids(rng, st, start, country, mobile, sid_gap)
+    c_mobile = mobile[sess]
+    ui, cat = _pages(rng, c_mobile)
+    df = {
+        "sec": sec, "session_id": sid[sess], "country_idx": country[sess], "is_mobile": c_mobile,
+        "ui_element": ui, "measurement_category": cat, "bot": np.zeros(len(sess), bool),
+    }
+
+    # Anomalies among ordinary clicks.
+    n_anom = int(rng.binomial(len(sess), anomaly_rate))
+    if n_anom:
+        rows = rng.choice(len(sess), n_anom, replace=False)
+        for r in np.sort(rows):
+            _anomalise(rng, df, int(r))
+
+    # A vulnerability scanner hammering the front-page button for two minutes.
+    n_bursts = int(rng.poisson(bursts_per_day))
+    if n_bursts:
+        df = _concat([df] + [_burst(rng, st, sid_gap) for _ in range(n_bursts)])
+
+    df = _take(df, np.lexsort((df["session_id"], df["sec"])))
+    n = _rows(df)
+    ids = st.next_id + np.cumsum(rng.geometric(1.0 / _ID_GAP_MEAN, n).astype(np.int64))
+    st.next_id = int(ids[-1]) + 1 if n else st.next_id
+    df["id"] = ids
+    # Both systems log in real time: within a second, clicks happen in id order (the fraction of the
+    # second is never written, but it orders the partner's rows below).
+    frac = rng.random(n)
+    df["frac"] = frac[np.lexsort((frac, df["sec"]))]
+    df["ts"] = day_start + df["sec"]
+    df["country_name"] = _T.click_names[df["country_idx"]]
+    return df
+
+
+def _session_sizes(rng: np.random.Generator, n_target: int) -> np.ndarray:
+    """Sessions and their sizes until the day's volume is reached."""
     n_sess = max(1, int(n_target / 1.19 * 1.1) + 10)
     sizes = _draw(rng, _T.size_cdf, n_sess) + 1
     while sizes.sum() < n_target:
@@ -39,11 +77,13 @@ def _clicks_for_day(rng: np.random.Generator, day_start: int, n_target: int,
     sizes = sizes[:n_sess]
     if cum[n_sess - 1] > n_target:
         sizes[-1] -= cum[n_sess - 1] - n_target
-    sizes = sizes[sizes > 0]
-    n_sess = len(sizes)
+    return sizes[sizes > 0]
 
-    # Within-session gaps: double clicks (same second), a few minutes, or hours later (coming back).
-    n = int(sizes.sum())
+
+def _session_times(rng: np.random.Generator, sizes: np.ndarray, n_target: int):
+    """(session of each click, second of the day of each click, and per session: start, country, is_mobile).
+    Within a session: double clicks (same second), a few minutes, or hours later (coming back)."""
+    n_sess, n = len(sizes), int(sizes.sum())
     sess = np.repeat(np.arange(n_sess), sizes)
     first = np.zeros(n, bool)
     first[np.cumsum(sizes) - sizes] = True
@@ -72,8 +112,14 @@ def _clicks_for_day(rng: np.random.Generator, day_start: int, n_target: int,
         start[who] = np.minimum(t + rng.integers(0, int(rng.integers(60, 301)), k), _DAY - 1)
         country[who] = _draw(rng, _T.country_cdf, 1)[0]
     sec = np.minimum(np.repeat(start, sizes) + offset, _DAY - 1)
+    return sess, sec, start, country, mobile
 
-    # Session identity: new sessions get rising ids in order of their start; some continue an old one.
+
+def _session_ids(rng: np.random.Generator, st: _State, start: np.ndarray, country: np.ndarray,
+                 mobile: np.ndarray, sid_gap: float) -> np.ndarray:
+    """New sessions get rising ids in order of their start; some continue an old one (taking its country and
+    device). Some of today's sessions are remembered for the coming days (bounded)."""
+    n_sess = len(start)
     order = np.argsort(start, kind="stable")
     sid = np.empty(n_sess, np.int64)
     gaps = rng.geometric(1.0 / sid_gap, n_sess).astype(np.int64)
@@ -89,54 +135,20 @@ def _clicks_for_day(rng: np.random.Generator, day_start: int, n_target: int,
             mobile[returning] = st.pool_mobile[pick]
         else:  # first day: sessions started before the data begins
             sid[returning] = st.next_sid - 200_000 - rng.integers(0, 2_000_000, n_ret)
-
-    # Remember some of today's sessions for the coming days (bounded).
     keep = rng.random(n_sess) < min(1.0, _POOL_MAX / 4 / n_sess)
     st.pool_sid = np.concatenate([st.pool_sid, sid[keep]])[-_POOL_MAX:]
     st.pool_country = np.concatenate([st.pool_country, country[keep]])[-_POOL_MAX:]
     st.pool_mobile = np.concatenate([st.pool_mobile, mobile[keep]])[-_POOL_MAX:]
+    return sid
 
-    c_sid = sid[sess]
-    c_country = country[sess]
-    c_mobile = mobile[sess]
-    # UI element and page code, jointly, given the device.
-    cell = np.empty(n, np.int64)
+
+def _pages(rng: np.random.Generator, is_mobile: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """UI element and page code of each click, jointly, given the device."""
+    cell = np.empty(len(is_mobile), np.int64)
     for m in (0, 1):
-        idx = np.flatnonzero(c_mobile == m)
+        idx = np.flatnonzero(is_mobile == m)
         cell[idx] = _draw(rng, _T.joint_cdf[m], len(idx))
-    ui = _T.joint_ui[cell]
-    cat = _T.joint_cat[cell]
-    bot = np.zeros(n, bool)
-
-    df = {
-        "sec": sec, "session_id": c_sid, "country_idx": c_country, "is_mobile": c_mobile,
-        "ui_element": ui, "measurement_category": cat, "bot": bot,
-    }
-
-    # Anomalies among ordinary clicks.
-    n_anom = int(rng.binomial(n, anomaly_rate))
-    if n_anom:
-        rows = rng.choice(n, n_anom, replace=False)
-        for r in np.sort(rows):
-            _anomalise(rng, df, int(r))
-
-    # A vulnerability scanner hammering the front-page button for two minutes.
-    n_bursts = int(rng.poisson(bursts_per_day))
-    if n_bursts:
-        df = _concat([df] + [_burst(rng, st, sid_gap) for _ in range(n_bursts)])
-
-    df = _take(df, np.lexsort((df["session_id"], df["sec"])))
-    n = _rows(df)
-    ids = st.next_id + np.cumsum(rng.geometric(1.0 / _ID_GAP_MEAN, n).astype(np.int64))
-    st.next_id = int(ids[-1]) + 1 if n else st.next_id
-    df["id"] = ids
-    # Both systems log in real time: within a second, clicks happen in id order (the fraction of the
-    # second is never written, but it orders the partner's rows below).
-    frac = rng.random(n)
-    df["frac"] = frac[np.lexsort((frac, df["sec"]))]
-    df["ts"] = day_start + df["sec"]
-    df["country_name"] = _T.click_names[df["country_idx"]]
-    return df
+    return _T.joint_ui[cell], _T.joint_cat[cell]
 
 
 def _fill(template: str, rng: np.random.Generator) -> str:
