@@ -17,6 +17,10 @@ import json
 import re
 import uuid
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # for the annotation only: the dead-letter path should not import the storage adapters
+    from .storage import Storage
 
 DEAD_LETTERS = "_dead_letters/"
 
@@ -25,7 +29,7 @@ class InvalidDeadLetter(ValueError):
     """The event is not a dead-letter record (no source, no input object or no error object)."""
 
 
-def validate(record) -> dict:
+def validate(record: Any) -> dict:
     if not isinstance(record, dict) or not isinstance(record.get("source"), str) or not record["source"]:
         raise InvalidDeadLetter("a dead-letter record needs a 'source'")
     if not isinstance(record.get("input"), dict) or not isinstance(record.get("error"), dict):
@@ -56,7 +60,8 @@ def correlation_id(record: dict) -> str | None:
     return None
 
 
-def record_dead_letter(record: dict, *, lake, sqs, queue_url: str | None, now: datetime | None = None) -> dict:
+def record_dead_letter(record: dict, *, lake: Storage, sqs: Any, queue_url: str | None,
+                       now: datetime | None = None) -> dict:
     """Archive `record` in the lake (the storage port), then send it to the dead-letter queue.
     Returns {"archived_key", "message_id"}."""
     if not queue_url:

@@ -17,7 +17,7 @@ import json
 import logging
 import os
 from dataclasses import asdict, dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class RedriveReport:
         return asdict(self)
 
 
-def classify(body) -> str | None:
+def classify(body: Any) -> str | None:
     """MATCH_DAYS, INGEST or None (unknown) for a parsed message body."""
     if not isinstance(body, dict):
         return None
@@ -77,7 +77,8 @@ def execution_name(message_id: str) -> str:
     return name[:80]
 
 
-def resubmit(kind: str, body: dict, message_id: str, targets: RedriveTargets, *, stepfunctions, lambda_client) -> str:
+def resubmit(kind: str, body: dict, message_id: str, targets: RedriveTargets, *, stepfunctions: Any,
+             lambda_client: Any) -> str:
     """Re-submit one dead letter; returns what was started (an execution ARN or the function invoked)."""
     if kind == MATCH_DAYS:
         try:
@@ -96,7 +97,7 @@ def resubmit(kind: str, body: dict, message_id: str, targets: RedriveTargets, *,
     return targets.ingest_function_name
 
 
-def redrive(targets: RedriveTargets, *, sqs, stepfunctions, lambda_client, max_messages: int = 10,
+def redrive(targets: RedriveTargets, *, sqs: Any, stepfunctions: Any, lambda_client: Any, max_messages: int = 10,
             wait_seconds: int = 1, seconds_left: Callable[[], float] | None = None) -> RedriveReport:
     """Re-submit up to `max_messages` dead letters. Receives in batches of at most 10 until `max_messages` are
     received, the queue answers empty, or `seconds_left()` (the Lambda's remaining time) drops under a margin;

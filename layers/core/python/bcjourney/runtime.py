@@ -83,7 +83,7 @@ class Runtime:
     _idempotency_store: object | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
-    def from_environment(cls, boto3_session=None) -> "Runtime":
+    def from_environment(cls, boto3_session: Any = None) -> "Runtime":
         lake_uri = os.environ.get("LAKE_URI")
         if not lake_uri:
             raise ConfigurationError("LAKE_URI is not set: it names the lake (s3://bucket or a folder)")
@@ -97,13 +97,13 @@ class Runtime:
     def landing(self, bucket: str) -> Storage:
         return open_storage(self.bucket_roots.get(bucket, f"s3://{bucket}"), boto3_session=self.boto3_session)
 
-    def client(self, service: str):
+    def client(self, service: str) -> Any:
         """A boto3 client from the injected session (moto in tests), or from the default one."""
         import boto3
 
         return (self.boto3_session or boto3.Session()).client(service)
 
-    def idempotency_store(self):
+    def idempotency_store(self) -> Any:
         """The Powertools DynamoDB persistence layer on IDEMPOTENCY_TABLE, or None when idempotency is off (no table:
         the local runner, which hands each file over exactly once). Built once per Runtime."""
         if not self.idempotency_table:

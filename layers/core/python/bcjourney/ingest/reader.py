@@ -25,7 +25,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from queue import Full, Queue
-from typing import BinaryIO, Iterator
+from typing import Any, BinaryIO, Iterable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -63,7 +63,7 @@ class RawChunk:
     _starts: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     _first_line: int = 2
 
-    def raw_lines(self, line_numbers) -> list[str]:
+    def raw_lines(self, line_numbers: Iterable[int]) -> list[str]:
         """The raw text of the given physical lines of this chunk (for quarantine)."""
         out = []
         for number in line_numbers:
@@ -137,7 +137,7 @@ class _Prefixed(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:
+    def readinto(self, buffer: Any) -> int:
         if self._head:
             n = min(len(buffer), len(self._head))
             buffer[:n] = self._head[:n]
@@ -177,7 +177,7 @@ def _prefetched(chunks: Iterator[RawChunk]) -> Iterator[RawChunk]:
     queue: Queue = Queue(maxsize=1)
     stop = threading.Event()
 
-    def hand_over(item) -> bool:
+    def hand_over(item: object) -> bool:
         while not stop.is_set():
             try:
                 queue.put(item, timeout=0.1)
@@ -378,7 +378,7 @@ def _parse_block(piece: _Block, header: list[str], names: list[str], delimiter: 
 
     invalid: list[tuple[int, str]] = []
 
-    def on_invalid(row) -> str:
+    def on_invalid(row: Any) -> str:
         invalid.append((row.number, row.text))
         return "skip"
 
@@ -415,7 +415,8 @@ def _parse_block(piece: _Block, header: list[str], names: list[str], delimiter: 
                     starts, first_line)
 
 
-def _parse_block_by_line(block, header, names, delimiter, first_line, starts, blank) -> RawChunk:
+def _parse_block_by_line(block: bytes, header: list[str], names: list[str], delimiter: str, first_line: int,
+                         starts: np.ndarray, blank: np.ndarray) -> RawChunk:
     rows, lines, malformed = [], [], []
     for i in range(len(starts) - 1):
         if blank[i]:

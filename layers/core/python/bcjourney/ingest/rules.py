@@ -6,13 +6,15 @@ million rows and only a handful break a rule; strings are made only for the rows
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
 from ..normalize.text_policy import RULES, text_rule_codes
 
 
-def _as_bool(mask) -> np.ndarray:
+def _as_bool(mask: Any) -> np.ndarray:
     if isinstance(mask, pd.Series):
         return mask.fillna(False).to_numpy(dtype=bool)
     return np.asarray(mask, dtype=bool)
@@ -28,7 +30,7 @@ class Verdicts:
         self._flags = np.zeros(len(index), dtype=np.uint32)  # bit i: self._flag_names[i]
         self._flag_names: list[str] = []
 
-    def reject(self, mask, rule: str, column: str) -> None:
+    def reject(self, mask: Any, rule: str, column: str) -> None:
         """Quarantine rows where mask is True, unless an earlier rule already did."""
         fresh = _as_bool(mask) & (self._rule == 0)
         if fresh.any():
@@ -43,7 +45,7 @@ class Verdicts:
             self.reject(codes == code, str(RULES[code]), column)
         return text
 
-    def flag(self, mask, name: str) -> None:
+    def flag(self, mask: Any, name: str) -> None:
         """Keep the row but record a quality flag."""
         if name not in self._flag_names:
             self._flag_names.append(name)

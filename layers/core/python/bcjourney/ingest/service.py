@@ -203,7 +203,7 @@ class _BatchWriter:
                 raise DayTooLarge(f"day {day} holds more than {self.MAX_DAY_ROWS:,} rows in this one file "
                                   f"({day_rows:,} so far): split the export by day")
 
-    def _write_in_background(self, key: str, table) -> None:
+    def _write_in_background(self, key: str, table: pa.Table) -> None:
         """Parquet encoding releases the GIL: write while the next block is normalized. One write in flight at
         most, so memory stays bounded; errors surface at the next write or in finish()."""
         self._wait_for_write()

@@ -13,6 +13,8 @@ the same side of the edge whatever else was loaded with it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
+from typing import Any, Callable
 
 import numpy as np
 
@@ -44,7 +46,12 @@ def residency_unless_ip(ip_country: np.ndarray, residency_country: np.ndarray) -
     return np.where(residency_country == ip_country, -1, residency_country)
 
 
-def positions_in_runs(starts: np.ndarray, counts: np.ndarray, dtype=np.int64) -> np.ndarray:
+def _count_of_country(index: "ClickIndex", country: np.ndarray, rows: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """Clicks of each row's country at or before its time (`times` is per registration; `rows` picks them)."""
+    return index.count_at_or_before(country, times[rows])
+
+
+def positions_in_runs(starts: np.ndarray, counts: np.ndarray, dtype: Any = np.int64) -> np.ndarray:
     """Every position of the runs [start, start + count), run after run."""
     positions = np.arange(counts.sum(), dtype=dtype)
     positions -= np.repeat((np.cumsum(counts) - counts - starts).astype(dtype), counts)
@@ -136,7 +143,7 @@ def far_click_counts(index: ClickIndex, registration_times: np.ndarray, ip_count
     # a bin [a, b) of whole seconds holds delays a*1000 .. b*1000-1 ms; the last one ends at before_s
     bounds_ms = np.append(np.array(edges, dtype=np.int64) * MS, window.before_s * MS + 1)  # up to before_s exactly
 
-    def per_bin(at_or_before) -> np.ndarray:
+    def per_bin(at_or_before: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
         # clicks with delay in [lo, next lo): time in (t - next lo, t - lo]; each bound searched once
         at = [at_or_before(registration_times - bound) for bound in bounds_ms]
         return np.stack([at[i] - at[i + 1] for i in range(len(edges))], axis=1)
@@ -151,7 +158,6 @@ def far_click_counts(index: ClickIndex, registration_times: np.ndarray, ip_count
         # searching in key order walks the click keys once instead of jumping between countries
         has = has[np.argsort(country_keys(country[has], registration_times[has]), kind="stable")]
         if len(has):
-            # called at once, inside this iteration: the loop variables are bound for its whole life
-            counts[has] = per_bin(lambda t, country=country, has=has: index.count_at_or_before(country[has], t[has]))
+            counts[has] = per_bin(partial(_count_of_country, index, country[has], has))
         result[name] = counts
     return result

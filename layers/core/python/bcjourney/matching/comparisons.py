@@ -12,6 +12,7 @@ together, and counting them as two pieces of evidence would punish that user twi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -65,12 +66,12 @@ class CountryComparison(Comparison):
                                           for res in AGREEMENT_LABELS), (.1, .01, .79, .01, .01, .04, .01, .01, .02))
 
     @staticmethod
-    def level(ip_agreement, residency_agreement):
+    def level(ip_agreement: Any, residency_agreement: Any) -> Any:
         """The joint level of an IP agreement and a residency agreement (AGREE, DISAGREE or MISSING each)."""
         return ip_agreement * len(AGREEMENT_LABELS) + residency_agreement
 
     @staticmethod
-    def ip_agreement(level):
+    def ip_agreement(level: Any) -> Any:
         return level // len(AGREEMENT_LABELS)
 
     @staticmethod
@@ -128,7 +129,7 @@ class PatternSpace:
             place //= c.n_levels
             self._place[c.name] = place
 
-    def code(self, **levels) -> np.ndarray:
+    def code(self, **levels: Any) -> np.ndarray:
         """The pattern of each pair from its level in every comparison (by name)."""
         total = np.zeros(np.shape(next(iter(levels.values()))), dtype=np.int16)
         for name, place in self._place.items():

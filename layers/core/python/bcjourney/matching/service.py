@@ -19,7 +19,7 @@ from ..ingest.conversions import first_of_each_id
 from ..layout import partition_values
 from ..storage import Storage
 from .journeys import CLICK_COLUMNS, REGISTRATION_COLUMNS, column_milliseconds, journey_tables
-from .linker import MatchSettings, link
+from .linker import Links, MatchSettings, link
 
 logger = logging.getLogger(__name__)
 
@@ -138,7 +138,7 @@ def match_days(lake: Storage, days: list[str], settings: MatchSettings = DEFAULT
     return [_write_day(lake, day, by_day[day], links) for day in days]
 
 
-def _write_day(lake: Storage, day: str, journeys: pa.Table, links) -> DayResult:
+def _write_day(lake: Storage, day: str, journeys: pa.Table, links: Links) -> DayResult:
     """Replace the day's unified partition (late data re-matches a day: no duplicates, no stale links)."""
     prefix = f"{layout.UNIFIED_JOURNEYS}dt={day}/"
     stale = lake.list_keys(prefix)

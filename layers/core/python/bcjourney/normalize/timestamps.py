@@ -52,7 +52,7 @@ def parse_timestamps(values: pd.Series, now: pd.Timestamp | None = None) -> tupl
     if len(fixed):
         shaped, fields = _fixed_width_fields(text if len(fixed) == len(text) else pc.take(text, pa.array(fixed)))
         if not shaped.all():
-            fixed, fields = fixed[shaped], [f[shaped] for f in fields]
+            fixed, fields = fixed[shaped], tuple(f[shaped] for f in fields)
         millis[fixed], possible = _utc_millis(*fields)
         reason[fixed] = np.where(possible, _FINE, _CODES[IMPOSSIBLE])
     pending = reason == _CODES[UNPARSEABLE]
@@ -119,7 +119,7 @@ def _lengths(text: pa.Array) -> np.ndarray:
     return np.asarray(pc.binary_length(text).to_numpy(zero_copy_only=False))
 
 
-def _fixed_width_fields(text: pa.Array):
+def _fixed_width_fields(text: pa.Array) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
     """Of values that are all 19 bytes long: (which are 'YYYY-MM-DD HH:MM:SS', or with 'T'; their year, month,
     day, hour, minute, second, fraction ms and offset minutes)."""
     data = np.frombuffer(text.buffers()[2], dtype=np.uint8,
@@ -137,8 +137,8 @@ def _fixed_width_fields(text: pa.Array):
         return value
 
     zero = np.zeros(len(data), dtype=np.int64)
-    return shaped, (number(0, 4), number(5, 2), number(8, 2), number(11, 2), number(14, 2), number(17, 2), zero,
-                    zero)
+    return np.asarray(shaped), (number(0, 4), number(5, 2), number(8, 2), number(11, 2), number(14, 2),
+                                number(17, 2), zero, zero)
 
 
 def _calendar_millis(parts: pa.StructArray) -> tuple[np.ndarray, np.ndarray]:
@@ -152,7 +152,9 @@ def _calendar_millis(parts: pa.StructArray) -> tuple[np.ndarray, np.ndarray]:
     return ms, possible & offset_ok
 
 
-def _utc_millis(year, month, day, hour, minute, second, fraction_ms, offset_minutes):
+def _utc_millis(year: np.ndarray, month: np.ndarray, day: np.ndarray, hour: np.ndarray, minute: np.ndarray,
+                second: np.ndarray, fraction_ms: np.ndarray,
+                offset_minutes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(UTC epoch ms, whether the date and time exist) from local fields and the offset east of UTC."""
     valid_month = (month >= 1) & (month <= 12)
     leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))

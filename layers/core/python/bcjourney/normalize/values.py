@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -41,7 +43,7 @@ def arrow_strings(values: pd.Series) -> pa.Array:
     return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
 
 
-def on_uniques(values: pd.Series, check) -> pd.Series:
+def on_uniques(values: pd.Series, check: Callable[[pd.Series], pd.Series]) -> pd.Series:
     """Apply a vectorised check (Series of str -> bool Series) once per distinct value: free-text columns
     repeat a few hundred values."""
     encoded = pc.dictionary_encode(pc.fill_null(arrow_strings(values), ""))

@@ -6,11 +6,13 @@ Two adapters pass the same contract tests: `LocalStorage` (a folder, the embedde
 
 from __future__ import annotations
 
+from typing import Any
+
 from .local import LocalStorage
 from .port import Storage, StorageError
 
 
-def open_storage(uri: str, *, boto3_session=None) -> Storage:
+def open_storage(uri: str, *, boto3_session: Any = None) -> Storage:
     """`s3://bucket[/prefix]` -> S3Storage; a path or `file://` URI -> LocalStorage."""
     if uri.startswith("s3://"):
         from .s3 import S3Storage  # imported lazily: the local path never needs boto3

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import BinaryIO, ContextManager, Iterable
+from typing import BinaryIO, Callable, ContextManager, Iterable
 
 import pandas as pd
 import pyarrow as pa
@@ -63,7 +63,7 @@ class LocalStorage:
     def read_parquet(self, keys: list[str], schema: pa.Schema | None = None) -> pd.DataFrame:
         return self.read_table(keys, schema).to_pandas(types_mapper=pd.ArrowDtype)
 
-    def _atomic_write(self, key: str, write) -> None:
+    def _atomic_write(self, key: str, write: Callable[[str], object]) -> None:
         # write then rename, so a reader never sees half a file
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
