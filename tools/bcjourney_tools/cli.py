@@ -33,7 +33,8 @@ def cmd_run(args) -> int:
         bars[stage].update(advance)
 
     try:
-        summary = run(Path(args.landing), Path(args.lake), progress=progress, workers=args.workers)
+        summary = run(Path(args.landing), Path(args.lake), progress=progress, workers=args.workers,
+                      on_wait=lambda message: print(f"bcjourney run: {message}", file=sys.stderr, flush=True))
     finally:
         for bar in bars.values():
             bar.close()

@@ -3,11 +3,14 @@ handler for every affected day, as the state machine would map it."""
 
 from __future__ import annotations
 
+import ctypes
+import fcntl
 import functools
 import itertools
 import json
 import multiprocessing
 import os
+import signal
 import sys
 import threading
 import time
@@ -83,14 +86,46 @@ def local_environment(landing: Path | None, lake: Path) -> Iterator[None]:
                 os.environ[k] = v
 
 
+LOCK_NAME = ".bcjourney-run.lock"
+
+
+@contextmanager
+def lake_lock(lake: Path, on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
+    """One run at a time on a lake: a second one waits for the first (told through `on_wait`) instead of both
+    rewriting the same partitions. The lock is the operating system's (flock), so a killed run leaves none."""
+    with open(lake / LOCK_NAME, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            if on_wait:
+                on_wait(f"another bcjourney run (pid {holder}) is using {lake}: waiting for it to finish")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def run(landing: Path, lake: Path, *, progress: Callable[[str, int, int | None], None] | None = None,
-        workers: int | None = None) -> RunSummary:
+        workers: int | None = None, on_wait: Callable[[str], None] | None = None) -> RunSummary:
     """Ingest every landing file, then match every affected day (`workers` processes, default one per CPU).
-    `progress(stage, advance, total)`."""
+    `progress(stage, advance, total)`; `on_wait(message)` when another run holds the lake."""
     landing, lake = Path(landing).resolve(), Path(lake).resolve()
     if not landing.is_dir():
         raise FileNotFoundError(f"landing folder {landing} does not exist")
     lake.mkdir(parents=True, exist_ok=True)
+    with lake_lock(lake, on_wait):
+        return _run(landing, lake, progress, workers)
+
+
+def _run(landing: Path, lake: Path, progress: Callable[[str, int, int | None], None] | None,
+         workers: int | None) -> RunSummary:
     started = time.monotonic()
     summary = RunSummary()
     keys, summary.skipped = landing_keys(landing)
@@ -140,12 +175,24 @@ def match_locally(days: list[str], notify: Callable[[str, int, int | None], None
         # fork hands each worker the modules already loaded; with another thread alive a forked child could
         # inherit a held lock (and macOS forbids forking some system libraries), so then workers start afresh
         method = "fork" if sys.platform == "linux" and threading.active_count() == 1 else "spawn"
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
+        with worker_pool(workers, method) as pool:
             pending = {pool.submit(invoke_match, batch): batch for batch in batches}
             for done in as_completed(pending):
                 results.extend(done.result())
                 notify("days", len(pending[done]), len(days))
     return sorted(results, key=lambda result: result["day"])
+
+
+def worker_pool(workers: int, method: str) -> ProcessPoolExecutor:
+    """Processes that end with the run: a run killed, even with SIGKILL, takes its workers with it."""
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method), initializer=_die_with_parent)
+
+
+def _die_with_parent() -> None:
+    if sys.platform == "linux":  # prctl(PR_SET_PDEATHSIG): the kernel signals the worker when its parent dies
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
+        if os.getppid() == 1:  # the parent died before the call: nothing would signal us
+            os._exit(1)
 
 
 def backfill_batches(days: list[str], workers: int) -> list[list[str]]:
