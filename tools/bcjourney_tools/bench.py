@@ -129,7 +129,8 @@ def ingest_workload(landing: str, key: str, lake: str) -> dict:
     from bcjourney.storage import LocalStorage
 
     report = ingest_object(LocalStorage(landing), key, LocalStorage(lake)).report
-    return {"rows_in": report.rows_in, "curated": report.curated, "quarantined": report.quarantined}
+    return {"rows_in": report.rows_in, "curated": report.curated, "quarantined": report.quarantined,
+            "blank_lines": report.blank_lines, "quarantined_by_rule": report.quarantined_by_rule}
 
 
 def pyarrow_csv_to_parquet(path: str, out: str) -> dict:
@@ -173,15 +174,6 @@ def make_hostile_files(workdir: Path, blank_lines: int, long_line_bytes: int, se
     shutil.rmtree(workdir / "generated")
     return {"blank_lines": "conversions/blank_lines.csv.gz", "no_newline": "conversions/no_newline.csv.gz",
             "normal": "conversions/normal.csv.gz"}
-
-
-def hostile_ingest_workload(landing: str, key: str, lake: str) -> dict:
-    from bcjourney.ingest.service import ingest_object
-    from bcjourney.storage import LocalStorage
-
-    report = ingest_object(LocalStorage(landing), key, LocalStorage(lake)).report
-    return {"rows_in": report.rows_in, "curated": report.curated, "quarantined": report.quarantined,
-            "blank_lines": report.blank_lines, "quarantined_by_rule": report.quarantined_by_rule}
 
 
 def match_workload(lake: str, days: list[str]) -> dict:
@@ -313,7 +305,7 @@ def run_benchmarks(ingest_mb: int = 1024, match_clicks: int = 1_500_000, match_r
                  "with no newline, gzipped ...")
             keys = make_hostile_files(root / "hostile", hostile_blank_lines, hostile_line_bytes, seed)
             landing = root / "hostile" / "landing"
-            runs = {name: measure(f"hostile-{name}", hostile_ingest_workload, str(landing), key,
+            runs = {name: measure(f"hostile-{name}", ingest_workload, str(landing), key,
                                   str(root / "hostile" / f"lake-{name}")) for name, key in keys.items()}
             results["hostile"] = {
                 name: {"compressed_mb": round((landing / keys[name]).stat().st_size / MB, 2),

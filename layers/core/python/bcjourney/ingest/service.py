@@ -300,8 +300,9 @@ class _BatchWriter:
         first[np.unique(ids, return_index=True)[1]] = True
         del ids
         later_copy = np.flatnonzero(~first)
-        part_of = np.searchsorted(np.cumsum(sizes), later_copy, side="right")
-        row_of = later_copy - np.concatenate([[0], np.cumsum(sizes)])[part_of]
+        ends = np.cumsum(sizes)
+        part_of = np.searchsorted(ends, later_copy, side="right")
+        row_of = later_copy - (ends - sizes)[part_of]
         for part in np.unique(part_of):
             keep = np.ones(sizes[part], dtype=bool)
             keep[row_of[part_of == part]] = False

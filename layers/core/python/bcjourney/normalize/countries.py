@@ -11,9 +11,8 @@ import re
 import unicodedata
 from functools import lru_cache
 
+import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 import pycountry
 from rapidfuzz import fuzz, process
 
@@ -115,8 +114,8 @@ def is_blank_country(values: pd.Series) -> pd.Series:
 
 def resolve_countries(values: pd.Series) -> pd.Series:
     """ISO alpha-2 per value, resolved once per distinct value."""
-    from .values import arrow_strings
+    from .values import distinct_values
 
-    encoded = pc.dictionary_encode(pc.fill_null(arrow_strings(values), ""))
-    codes = pa.array([resolve_country(name) for name in encoded.dictionary.to_pylist()], type=pa.string())
-    return pd.Series(pc.take(codes, encoded.indices).to_pandas(), index=values.index, dtype="string")
+    distinct, which = distinct_values(values)
+    codes = np.array([resolve_country(name) for name in distinct], dtype=object)
+    return pd.Series(codes[which], index=values.index, dtype="string")

@@ -22,9 +22,8 @@ import unicodedata
 
 import numpy as np
 import pandas as pd
-import pyarrow.compute as pc
 
-from .values import arrow_strings
+from .values import distinct_values
 
 MAX_TEXT_CHARS = 256
 
@@ -66,11 +65,11 @@ RULES = (None, FIELD_TOO_LONG, UNDECODABLE, SUSPICIOUS)  # code -> rule
 def text_rule_codes(values: pd.Series) -> np.ndarray:
     """Per value, the code (index into RULES) of the rule it breaks, 0 where it passes; judged once per
     distinct value, since free-text columns repeat a few hundred values."""
-    encoded = pc.dictionary_encode(pc.fill_null(arrow_strings(values), ""))
-    per_distinct = np.array([RULES.index(text_rule(v)) for v in encoded.dictionary.to_pylist()], dtype=np.int8)
+    distinct, which = distinct_values(values)
+    per_distinct = np.array([RULES.index(text_rule(v)) for v in distinct], dtype=np.int8)
     if not per_distinct.any():
         return np.zeros(len(values), dtype=np.int8)
-    return per_distinct[encoded.indices.to_numpy(zero_copy_only=False)]
+    return per_distinct[which]
 
 
 def text_rules(values: pd.Series) -> pd.Series:

@@ -17,6 +17,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .values import arrow_strings
+
 EARLIEST = pd.Timestamp("2000-01-01")
 FUTURE_SLACK = pd.Timedelta(days=1)
 _MS_THRESHOLD = 10**11
@@ -42,7 +44,7 @@ def parse_timestamps(values: pd.Series, now: pd.Timestamp | None = None) -> tupl
     """Return (naive UTC datetime64[ms] Series, reason Series: None if fine, else why it was rejected),
     both on the index of `values`."""
     now = now or pd.Timestamp.now(tz="UTC").tz_localize(None)
-    text = pc.utf8_trim_whitespace(pc.fill_null(_strings(values), ""))
+    text = pc.utf8_trim_whitespace(pc.fill_null(arrow_strings(values), ""))
     millis = np.zeros(len(text), dtype=np.int64)
     reason = np.full(len(text), _CODES[UNPARSEABLE], dtype=np.int8)
     reason[np.asarray(pc.equal(text, "").to_numpy(zero_copy_only=False))] = _CODES[MISSING]
@@ -81,11 +83,6 @@ def parse_timestamps(values: pd.Series, now: pd.Timestamp | None = None) -> tupl
     result = np.where(ok, millis, np.iinfo(np.int64).min).view("datetime64[ms]")  # int64 min is NaT
     return (pd.Series(result, index=values.index, dtype="datetime64[ms]"),
             pd.Series(_REASONS[reason], index=values.index, dtype="object"))
-
-
-def _strings(values: pd.Series) -> pa.Array:
-    array = pa.array(values.astype("string"), type=pa.string(), from_pandas=True)
-    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
 
 
 def _matched(parts: pa.StructArray) -> np.ndarray:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -43,13 +44,18 @@ def arrow_strings(values: pd.Series) -> pa.Array:
     return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
 
 
-def on_uniques(values: pd.Series, check: Callable[[pd.Series], pd.Series]) -> pd.Series:
-    """Apply a vectorised check (Series of str -> bool Series) once per distinct value: free-text columns
-    repeat a few hundred values."""
+def distinct_values(values: pd.Series) -> tuple[list[str], np.ndarray]:
+    """(the distinct values, null as "", and the position of each row's value among them): free-text columns
+    repeat a few hundred values, so a check judged per distinct value is judged once."""
     encoded = pc.dictionary_encode(pc.fill_null(arrow_strings(values), ""))
-    dictionary = pd.Series(encoded.dictionary.to_pylist(), dtype="object")
-    verdict = pa.array(check(dictionary).to_numpy(dtype=bool))
-    return pd.Series(pc.take(verdict, encoded.indices).to_numpy(zero_copy_only=False), index=values.index)
+    return encoded.dictionary.to_pylist(), encoded.indices.to_numpy(zero_copy_only=False)
+
+
+def on_uniques(values: pd.Series, check: Callable[[pd.Series], pd.Series]) -> pd.Series:
+    """Apply a vectorised check (Series of str -> bool Series) once per distinct value."""
+    distinct, which = distinct_values(values)
+    verdict = check(pd.Series(distinct, dtype="object")).to_numpy(dtype=bool)
+    return pd.Series(verdict[which], index=values.index)
 
 
 def parse_score(values: pd.Series) -> tuple[pd.Series, pd.Series]:
