@@ -5,9 +5,14 @@ import pandas as pd
 import pytest
 from bcjourney.matching.assign import greedy_one_to_one, improve_by_trades
 from bcjourney.matching.candidates import ClickIndex, Window, candidate_pairs, far_click_counts
+from bcjourney.matching.inputs import MatchInputs
 from bcjourney.matching.journeys import journeys_for_day
-from bcjourney.matching.linker import link
+from bcjourney.matching.linker import link as link_inputs
 from scipy.optimize import linear_sum_assignment
+
+
+def link(clicks: pd.DataFrame, registrations: pd.DataFrame):
+    return link_inputs(MatchInputs.from_frames(clicks, registrations))
 
 
 def synthetic(n_clicks=3000, seed=1, days=2, vpn=0.04, unexplained=0.03, rate=0.9):

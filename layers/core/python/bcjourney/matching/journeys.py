@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .. import schema
+from .inputs import column_milliseconds
 from .linker import DAY_S, Links
 
 UNKNOWN_PAGE = "Unknown"
@@ -125,11 +126,6 @@ def _unified(columns: dict[str, pa.Array], mapping: pa.Table) -> pa.Table:
     columns["page_category"] = pc.if_else(pc.is_null(category), pa.scalar(None, pa.string()),
                                           pc.coalesce(page, pa.scalar(UNKNOWN_PAGE)))
     return pa.table({f.name: columns[f.name] for f in schema.UNIFIED_JOURNEYS}, schema=schema.UNIFIED_JOURNEYS)
-
-
-def column_milliseconds(times: pa.ChunkedArray) -> np.ndarray:
-    """Epoch milliseconds of an Arrow timestamp column (the lake stores ms; other units are converted)."""
-    return pc.cast(pc.cast(times, pa.timestamp("ms"), safe=False), pa.int64()).to_numpy(zero_copy_only=False)
 
 
 def _day_numbers(times: pa.ChunkedArray) -> np.ndarray:

@@ -10,6 +10,7 @@ import pandas as pd
 from .assign import eligible_pairs, explain_away, greedy_one_to_one, improve_by_trades
 from .candidates import MS, ClickIndex, Window, candidate_pairs, far_click_counts
 from .comparisons import AGREE, AGREEMENT_LABELS, COUNTRY, DELAY, DISAGREE, MISSING, PATTERNS
+from .inputs import MatchInputs
 from .model import MatchModel, fit_em_days
 
 N_PATTERNS = PATTERNS.size
@@ -29,36 +30,19 @@ class Links:
     models: dict[str, MatchModel]  # one per registration day
 
 
-def epoch_milliseconds(times: pd.Series) -> np.ndarray:
-    return times.astype("datetime64[ms]").to_numpy().astype("int64")
-
-
-def country_ids(*columns: pd.Series) -> tuple[list[np.ndarray], int]:
-    """The same small integer for the same ISO code across columns; -1 where missing."""
-    factorized = [pd.factorize(column) for column in columns]  # per column: quick on pandas strings
-    uniques = pd.Index(np.concatenate([np.asarray(u, dtype=object) for _, u in factorized])).unique()
-    uniques = uniques[uniques != ""]
-    out = []
-    for codes, own in factorized:
-        to_common = uniques.get_indexer(np.asarray(own, dtype=object))  # -1 for ""
-        out.append(np.where(codes >= 0, to_common[np.maximum(codes, 0)] if len(own) else -1, -1).astype(np.int32))
-    return out, len(uniques)
-
-
-def link(clicks: pd.DataFrame, registrations: pd.DataFrame, settings: MatchSettings = MatchSettings()) -> Links:
-    """`clicks` need converted_at and country_code; `registrations` registered_at, ip_ and residency_country_code.
-    Pass both in time order: ties between equal scores go by position (the earlier click with the earlier
-    registration), which the lake's loaders guarantee.
+def link(inputs: MatchInputs, settings: MatchSettings = MatchSettings()) -> Links:
+    """Links between the clicks and registrations of `inputs`, both in time order: ties between equal scores go
+    by position (the earlier click with the earlier registration), which the lake's loaders guarantee.
 
     The model is fitted per registration day on that day's registrations and every click of their window, so
     a day's links come out the same whether it is matched alone (with its neighbours loaded) or in a range.
     Returns one row per link, by position in the two frames.
     """
     window = settings.window
-    click_times = epoch_milliseconds(clicks["converted_at"])
-    registration_times = epoch_milliseconds(registrations["registered_at"])
-    (click_country, ip_country, residency_country), n_countries = country_ids(
-        clicks["country_code"], registrations["ip_country_code"], registrations["residency_country_code"])
+    click_times, click_country = inputs.click_times, inputs.click_country
+    registration_times, ip_country, residency_country = (inputs.registration_times, inputs.ip_country,
+                                                         inputs.residency_country)
+    n_countries = inputs.n_countries
     index = ClickIndex(click_times, click_country)
     pairs = candidate_pairs(index, registration_times, ip_country, residency_country, window)
     n_near = pairs.n_near

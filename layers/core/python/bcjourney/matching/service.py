@@ -18,7 +18,8 @@ from .. import layout, schema
 from ..ingest.conversions import first_of_each_id
 from ..layout import partition_values
 from ..storage import Storage
-from .journeys import CLICK_COLUMNS, REGISTRATION_COLUMNS, column_milliseconds, journey_tables
+from .inputs import MatchInputs, column_milliseconds
+from .journeys import CLICK_COLUMNS, REGISTRATION_COLUMNS, journey_tables
 from .linker import Links, MatchSettings, link
 
 logger = logging.getLogger(__name__)
@@ -107,12 +108,6 @@ def load_mapping(lake: Storage) -> pa.Table:
     return lake.read_table(keys, schema.PAGE_CATEGORIES)
 
 
-def match_columns(table: pa.Table, columns: list[str]) -> pd.DataFrame:
-    """The few columns matching reads, as pandas (times as datetime64[ms], codes as Arrow strings)."""
-    return table.select(columns).to_pandas(types_mapper=lambda t: pd.ArrowDtype(t) if pa.types.is_string(t)
-                                           else None)
-
-
 DEFAULT_SETTINGS = MatchSettings()
 
 
@@ -131,9 +126,7 @@ def match_days(lake: Storage, days: list[str], settings: MatchSettings = DEFAULT
     # reach one more day out. Everything a neighbour's run decides about a day it decides the same way.
     clicks = load_clicks(lake, sorted({n for d in days for n in neighbour_days(d, reach=2)}))
     registrations = load_registrations(lake, affected_days(days))
-    links = link(match_columns(clicks, ["converted_at", "country_code"]),
-                 match_columns(registrations, ["registered_at", "ip_country_code", "residency_country_code"]),
-                 settings)
+    links = link(MatchInputs.from_tables(clicks, registrations), settings)
     by_day = journey_tables(days, clicks, registrations, links, load_mapping(lake))
     return [_write_day(lake, day, by_day[day], links) for day in days]
 
