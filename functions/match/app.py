@@ -2,6 +2,10 @@
 over the days an ingest touched ({"day": "YYYY-MM-DD"}); a batch {"days": [...]} is matched in one pass
 (the local runner's backfills). All domain work is in bcjourney.matching.
 
+Order: the day is written only while its inputs are still the generation it read (bcjourney.state); if an ingest
+changed them meanwhile the result says "superseded" and the run started by that ingest writes it. A day whose
+lease another run holds raises TransientMatchError too: the retry comes after that run has written.
+
 Errors: storage throttled or unreachable (S3 SlowDown, ServiceUnavailable, RequestTimeout, InternalError, a
 connection error) or a file vanishing between listing and reading it are raised as TransientMatchError, which the
 state machine retries with backoff; anything else propagates as is and ends, after the Catch, in the dead-letter
@@ -14,6 +18,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from bcjourney.matching.service import match_days
 from bcjourney.runtime import Runtime, TransientMatchError, transient_cause
+from bcjourney.state import DayBusy
 
 logger = Logger()
 tracer = Tracer()
@@ -34,7 +39,13 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     label = days[0] if len(days) == 1 else f"{days[0]}..{days[-1]}"
     logger.set_correlation_id(f"match-{label}")
     try:
-        results = match_days(runtime.lake, days)
+        # the lease may be held until this invocation can no longer be alive; then another run may take it
+        lease_seconds = context.get_remaining_time_in_millis() / 1000 + 5
+        results = match_days(runtime.lake, days, state=runtime.pipeline_state(), lease_seconds=lease_seconds)
+    except DayBusy as busy:
+        metrics.add_metric(name="DaysBusy", unit=MetricUnit.Count, value=1)
+        logger.info("another run is writing the day; the state machine will retry", extra={"cause": str(busy)})
+        raise TransientMatchError(str(busy)) from busy
     except Exception as exc:
         cause = transient_cause(exc)
         if cause is None:
@@ -45,6 +56,7 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     metrics.add_metric(name="RegistrationsLinked", unit=MetricUnit.Count, value=sum(r.linked for r in results))
     metrics.add_metric(name="RegistrationsUnmatched", unit=MetricUnit.Count,
                        value=sum(r.unmatched_registrations for r in results))
+    metrics.add_metric(name="SupersededDays", unit=MetricUnit.Count, value=sum(r.superseded for r in results))
     if "days" in event:
         return {"days": [r.as_dict() for r in results]}
     return results[0].as_dict()

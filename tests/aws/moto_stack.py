@@ -3,9 +3,10 @@
 No tests here: helpers and the `stack` fixture (tests/aws/conftest.py hands it to the tests). What it builds, with the
 names, settings and environment variables read from template.yaml (intrinsics resolved by a small resolver below):
 
-  - the landing and lake buckets (versioned as in the template), the landing bucket's ObjectCreated notifications to
-    the ingest function (one per prefix, from the function's S3 events), so a put_object runs ingest as on AWS;
-  - the idempotency table (key schema from the template), the dead-letter queue;
+  - the landing and lake buckets (versioned as in the template), the landing bucket's ObjectCreated and
+    ObjectRemoved notifications to the ingest function (per prefix, from the function's S3 events), so a put_object
+    or delete_object runs ingest as on AWS;
+  - the idempotency and pipeline state tables (key schemas, TTL from the template), the dead-letter queue;
   - the ingest, match and dead-letter functions (their app.py as the deployment package, the template's
     environment), run in-process: moto's LambdaFunction._invoke_lambda, which would start a Docker container, is
     patched to call our handler with a Runtime built from the function's template environment and its own
@@ -16,6 +17,11 @@ names, settings and environment variables read from template.yaml (intrinsics re
   - the Glue database and tables exactly as the template declares them;
   - `stack.match_s3`: S3 errors injected into the match function's own session (S3Faults), to test retries.
 
+S3 event notifications are made what S3 sends for a versioned bucket (s3_events_as_on_aws, active in both
+fixtures): every record carries the object's `versionId` and a `sequencer` (moto sends neither; ours increase
+through the test process, so a later event of a key is newer), and a delete marker created by delete_object sends
+ObjectRemoved:DeleteMarkerCreated (moto sends nothing for it), with no size or eTag, as S3 does.
+
 What moto does not do, and how the tests deal with it: it runs no Lambda async retries or OnFailure destinations
 (a dead letter from ingest is built in the shape of events/dlq_message_ingest.json), no Athena queries (the
 Glue tables are read back with awswrangler instead), and its Retry really sleeps (the sleep is patched and recorded).
@@ -23,9 +29,11 @@ Glue tables are read back with awswrangler instead), and its Retry really sleeps
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import importlib.util
 import io
+import itertools
 import json
 import os
 import re
@@ -35,6 +43,7 @@ import traceback
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Callable
 from unittest import mock
 
@@ -45,6 +54,8 @@ from bcjourney.runtime import Runtime
 from bcjourney_tools.local.handlers import LocalLambdaContext
 from moto import mock_aws
 from moto.awslambda.models import LambdaFunction
+from moto.s3 import notifications as s3_notifications
+from moto.s3.models import FakeDeleteMarker, S3Backend
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
 REPO = Path(__file__).resolve().parents[2]
@@ -254,6 +265,53 @@ class S3Faults:
 
 
 # ---------------------------------------------------------------------------------------------------------------------
+# S3 notifications as S3 sends them for a versioned bucket
+# ---------------------------------------------------------------------------------------------------------------------
+_sequencers = itertools.count(1)
+
+
+def next_sequencer() -> str:
+    """An S3-style sequencer (hex; a later event of a key has a greater one), lower than those of events/*.json, so
+    an event file invoked after the upload it names is the newer event, as when it is sent after the upload."""
+    return f"{next(_sequencers):018X}"
+
+
+_moto_s3_event = s3_notifications._get_s3_event
+
+
+def _s3_event(event_name: str, bucket: Any, key: Any, notification_id: str) -> dict:
+    marker = isinstance(key, FakeDeleteMarker)  # moto's builder reads size and eTag, which a marker has not
+    event = _moto_s3_event(event_name, bucket, SimpleNamespace(name=key.name, etag="", size=0) if marker else key,
+                           notification_id)
+    obj = event["Records"][0]["s3"]["object"]
+    if marker:
+        del obj["size"], obj["eTag"]
+    if bucket.is_versioned and key.version_id not in (None, "null"):
+        obj["versionId"] = key.version_id
+    obj["sequencer"] = next_sequencer()
+    return event
+
+
+_moto_set_delete_marker = S3Backend._set_delete_marker
+
+
+def _set_delete_marker_and_notify(self: S3Backend, bucket_name: str, key_name: str) -> FakeDeleteMarker:
+    marker = _moto_set_delete_marker(self, bucket_name, key_name)
+    s3_notifications.send_event(self.account_id, s3_notifications.S3NotificationEvent
+                                .OBJECT_REMOVED_DELETE_MARKER_CREATED_EVENT, self.get_bucket(bucket_name), marker)
+    return marker
+
+
+@contextlib.contextmanager
+def s3_events_as_on_aws():
+    """Patch moto's S3 notifications into what S3 sends: versionId and sequencer on every record, and an
+    ObjectRemoved:DeleteMarkerCreated event when delete_object adds a delete marker."""
+    with mock.patch.object(s3_notifications, "_get_s3_event", _s3_event), \
+            mock.patch.object(S3Backend, "_set_delete_marker", _set_delete_marker_and_notify):
+        yield
+
+
+# ---------------------------------------------------------------------------------------------------------------------
 # The stack
 # ---------------------------------------------------------------------------------------------------------------------
 @dataclass
@@ -271,7 +329,8 @@ class Stack:
     names: dict[str, Any]
     landing_bucket: str
     lake_bucket: str
-    table_name: str
+    table_name: str  # the idempotency table
+    state_table: str  # the pipeline state table (PIPELINE_STATE_TABLE)
     queue_url: str
     state_machine_arn: str
     ingest_function: str
@@ -290,6 +349,11 @@ class Stack:
         """Put a landing object; moto's notification runs ingest synchronously. Returns put_object's answer."""
         return self.client("s3").put_object(Bucket=self.landing_bucket, Key=key,
                                             Body=body.encode() if isinstance(body, str) else body)
+
+    def delete(self, key: str) -> dict:
+        """Delete a landing key as `aws s3 rm` does: the versioned bucket adds a delete marker, whose
+        ObjectRemoved:DeleteMarkerCreated notification runs ingest synchronously. Returns delete_object's answer."""
+        return self.client("s3").delete_object(Bucket=self.landing_bucket, Key=key)
 
     def calls(self, function: str) -> list[Invocation]:
         return [i for i in self.invocations if i.function == function]
@@ -334,6 +398,9 @@ class Stack:
         return sorted(o["Key"] for page in pages for o in page.get("Contents", []))
 
 
+TABLES = ("IdempotencyTable", "PipelineStateTable")
+
+
 def _names(template: dict) -> dict[str, Any]:
     """Physical names and ARNs of the resources, as CloudFormation would give them for the default parameters."""
     names: dict[str, Any] = {"AWS::AccountId": ACCOUNT, "AWS::Region": REGION, "AWS::Partition": "aws",
@@ -344,8 +411,9 @@ def _names(template: dict) -> dict[str, Any]:
         if resource["Type"] == "AWS::S3::Bucket":
             bucket = resolve(props["BucketName"], names)
             names.update({logical: bucket, f"{logical}.Arn": f"arn:aws:s3:::{bucket}"})
-    names["IdempotencyTable"] = "bcjourney-IdempotencyTable-MOTO"
-    names["IdempotencyTable.Arn"] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{names['IdempotencyTable']}"
+    for logical in TABLES:  # no TableName in the template: CloudFormation makes one up, like this
+        names[logical] = f"bcjourney-{logical}-MOTO"
+        names[f"{logical}.Arn"] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{names[logical]}"
     queue = resolve(resources["DeadLetterQueue"]["Properties"]["QueueName"], names)
     names.update({"DeadLetterQueue": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{queue}",
                   "DeadLetterQueue.QueueName": queue, "DeadLetterQueue.Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue}"})
@@ -391,12 +459,14 @@ def build_stack(session: boto3.Session) -> Stack:
         if versioning:
             s3.put_bucket_versioning(Bucket=names[logical], VersioningConfiguration=versioning)
 
-    table = resources["IdempotencyTable"]["Properties"]
     dynamodb = cached_client(session, "dynamodb")
-    dynamodb.create_table(TableName=names["IdempotencyTable"], BillingMode=table["BillingMode"],
-                          AttributeDefinitions=table["AttributeDefinitions"], KeySchema=table["KeySchema"])
-    dynamodb.update_time_to_live(TableName=names["IdempotencyTable"],
-                                 TimeToLiveSpecification=table["TimeToLiveSpecification"])
+    for logical in TABLES:
+        table = resources[logical]["Properties"]
+        dynamodb.create_table(TableName=names[logical], BillingMode=table["BillingMode"],
+                              AttributeDefinitions=table["AttributeDefinitions"], KeySchema=table["KeySchema"])
+        if "TimeToLiveSpecification" in table:  # the state table has none: its items must never expire
+            dynamodb.update_time_to_live(TableName=names[logical],
+                                         TimeToLiveSpecification=table["TimeToLiveSpecification"])
 
     queue = resources["DeadLetterQueue"]["Properties"]
     queue_url = cached_client(session, "sqs").create_queue(
@@ -431,13 +501,16 @@ def build_stack(session: boto3.Session) -> Stack:
     )["stateMachineArn"]
     assert arn == names["MatchDaysStateMachine"]
 
-    # The ingest function's S3 events become the landing bucket's notification configuration, as SAM makes them.
+    # The ingest function's S3 events become the landing bucket's notification configuration, as SAM makes them
+    # (`Events` is one event type or a list of them).
     notifications = []
     for event_name, event in resources["IngestFunction"]["Properties"]["Events"].items():
         if event["Type"] == "S3":
             rules = [{"Name": r["Name"], "Value": r["Value"]} for r in event["Properties"]["Filter"]["S3Key"]["Rules"]]
+            events = event["Properties"]["Events"]
             notifications.append({"Id": event_name, "LambdaFunctionArn": names["IngestFunction.Arn"],
-                                  "Events": [event["Properties"]["Events"]], "Filter": {"Key": {"FilterRules": rules}}})
+                                  "Events": [events] if isinstance(events, str) else list(events),
+                                  "Filter": {"Key": {"FilterRules": rules}}})
     s3.put_bucket_notification_configuration(Bucket=names["LandingBucket"],
                                              NotificationConfiguration={"LambdaFunctionConfigurations": notifications})
 
@@ -457,7 +530,8 @@ def build_stack(session: boto3.Session) -> Stack:
         handlers[names[logical]].RUNTIME = runtimes[folder]
 
     return Stack(session=session, template=template, names=names, landing_bucket=names["LandingBucket"],
-                 lake_bucket=names["LakeBucket"], table_name=names["IdempotencyTable"], queue_url=queue_url,
+                 lake_bucket=names["LakeBucket"], table_name=names["IdempotencyTable"],
+                 state_table=names["PipelineStateTable"], queue_url=queue_url,
                  state_machine_arn=arn, ingest_function=names["IngestFunction"],
                  match_function=names["MatchFunction"], dead_letter_function=names["DeadLetterFunction"],
                  runtimes=runtimes, handlers=handlers,
@@ -490,7 +564,7 @@ def in_process_invoker(stack: Stack) -> Callable:
 def curated_lake() -> dict[str, bytes]:
     """The lake objects that ingesting LANDING writes (curated/, quarantine/, _reports/), computed once per test
     process by the real ingest handler on a throwaway moto stack, so tests about matching can start from them."""
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}), \
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}), s3_events_as_on_aws(), \
             mock.patch.dict(os.environ, {"POWERTOOLS_METRICS_DISABLED": "true"}):
         built = build_stack(shared_session("test"))
         built.runtimes["ingest"].state_machine_arn = None
@@ -508,7 +582,7 @@ def stack(monkeypatch):
     """The stack on moto; a landing upload runs ingest, which starts match_days, which runs match."""
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
     monkeypatch.setenv("POWERTOOLS_IDEMPOTENCY_DISABLED", "false")
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}), s3_events_as_on_aws():
         built = build_stack(shared_session("test"))
         monkeypatch.setattr(LambdaFunction, "_invoke_lambda", in_process_invoker(built))
         # moto's Retry sleeps for real (IntervalSeconds x BackoffRate^n, full jitter): record the delay instead.

@@ -92,3 +92,87 @@ def test_the_dead_letter_handler_gets_what_it_needs_and_no_more():
     # The handler gets the very body the fallback sends, so redrive reads both alike.
     assert states["RecordDeadLetter"]["Parameters"]["Payload"] == states["SendToDeadLetterQueue"]["Parameters"][
         "MessageBody"]
+
+
+def statements_of(resources: dict, logical: str) -> list[dict]:
+    return [s for p in resources[logical]["Properties"].get("Policies", []) if isinstance(p, dict)
+            for s in p.get("Statement", [])]
+
+
+def actions_of(statement: dict) -> set[str]:
+    return {statement["Action"]} if isinstance(statement["Action"], str) else set(statement["Action"])
+
+
+def test_the_pipeline_state_table_is_durable_and_encrypted():
+    table = load_template()["Resources"]["PipelineStateTable"]
+    props = table["Properties"]
+    assert table["Type"] == "AWS::DynamoDB::Table"
+    assert props["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
+    assert props["AttributeDefinitions"] == [{"AttributeName": "pk", "AttributeType": "S"}]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["SSESpecification"] == {"SSEEnabled": True}
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert "TimeToLiveSpecification" not in props  # a generation or sequencer that expired would be a lie
+
+
+def test_ingest_and_match_get_the_state_table_and_exactly_the_actions_they_need_on_it():
+    resources = load_template()["Resources"]
+    table_arn = {"Fn::GetAtt": ["PipelineStateTable", "Arn"]}
+    expected = {"IngestFunction": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
+                "MatchFunction": {"dynamodb:GetItem", "dynamodb:UpdateItem"},
+                "DeadLetterFunction": set(), "RedriveFunction": set()}
+    for logical, actions in expected.items():
+        env = resources[logical]["Properties"]["Environment"]["Variables"]
+        assert (env.get("PIPELINE_STATE_TABLE") == {"Ref": "PipelineStateTable"}) == bool(actions), logical
+        statements = statements_of(resources, logical)
+        on_table = [s for s in statements if "PipelineStateTable" in json.dumps(s)]
+        granted = {a for s in on_table for a in actions_of(s)}
+        assert granted == actions, logical
+        for statement in on_table:  # the table only: no wildcard, no index, no other table in the same statement
+            assert statement["Effect"] == "Allow" and statement["Resource"] == table_arn, logical
+            assert "Condition" not in statement, logical
+        # and no statement elsewhere grants DynamoDB on anything but the two tables, by name
+        for statement in statements:
+            if any(a.startswith("dynamodb:") for a in actions_of(statement)):
+                assert statement["Resource"] in (table_arn, {"Fn::GetAtt": ["IdempotencyTable", "Arn"]}), logical
+                assert not any("*" in a for a in actions_of(statement)), logical
+
+
+def test_ingest_is_notified_of_creations_and_deletions_under_each_landing_prefix():
+    events = load_template()["Resources"]["IngestFunction"]["Properties"]["Events"]
+    s3_events = {name: e["Properties"] for name, e in events.items() if e["Type"] == "S3"}
+    prefixes = {name: [r["Value"] for r in p["Filter"]["S3Key"]["Rules"] if r["Name"] == "prefix"]
+                for name, p in s3_events.items()}
+    assert prefixes == {"Conversions": ["conversions/"], "Broker": ["broker/"], "Reference": ["reference/"]}
+    for name, props in s3_events.items():
+        assert props["Bucket"] == {"Ref": "LandingBucket"}
+        assert sorted(props["Events"]) == ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"], name
+
+
+def test_the_moto_stack_builds_the_state_table_and_both_notifications(stack):
+    """The moto stack follows the template: the state table with its key schema, each prefix notified of both."""
+    described = stack.client("dynamodb").describe_table(TableName=stack.state_table)["Table"]
+    assert described["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
+    for function in ("IngestFunction", "MatchFunction"):
+        env = stack.client("lambda").get_function_configuration(FunctionName=stack.names[function])["Environment"]
+        assert env["Variables"]["PIPELINE_STATE_TABLE"] == stack.state_table
+        assert env["Variables"]["POWERTOOLS_METRICS_NAMESPACE"] == stack.names["ProjectName"]
+    configs = stack.client("s3").get_bucket_notification_configuration(Bucket=stack.landing_bucket)
+    events = {c["Id"]: sorted(c["Events"]) for c in configs["LambdaFunctionConfigurations"]}
+    assert events == {name: ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]
+                      for name in ("Conversions", "Broker", "Reference")}
+
+
+def test_the_moto_stack_notifies_ingest_as_s3_does_for_a_versioned_bucket(stack):
+    """Every record names its version and has a sequencer that grows; a delete adds a marker, whose event has no
+    size or eTag (what the handler then does with it is the ingest tests' business)."""
+    key = "reference/page_category_mapping.csv"
+    put = stack.upload(key, "page_category;measurement_category\n")
+    deleted = stack.delete(key)
+    stack.wait_all()
+    created, removed = [c.event["Records"][0] for c in stack.calls(stack.ingest_function)]
+    assert created["eventName"] == "ObjectCreated:Put" and removed["eventName"] == "ObjectRemoved:DeleteMarkerCreated"
+    assert created["s3"]["object"]["versionId"] == put["VersionId"]
+    assert deleted["DeleteMarker"] and removed["s3"]["object"]["versionId"] == deleted["VersionId"]
+    assert set(removed["s3"]["object"]) == {"key", "versionId", "sequencer"}
+    assert int(removed["s3"]["object"]["sequencer"], 16) > int(created["s3"]["object"]["sequencer"], 16)

@@ -147,12 +147,11 @@ def test_late_data_rematches_the_day_and_replaces_its_partition(tmp_path):
     day_two_regs_before = before[before["broker_source_file"] == "broker/acme/registrations_20240402.csv"]
     assert day_two_regs_before.empty
 
-    # only the late file lands, as its S3 upload would: ingest it, re-match the days it touches
-    late_landing = tmp_path / "late_landing"
-    (late_landing / "broker" / "acme").mkdir(parents=True)
-    held_back.rename(late_landing / "broker" / "acme" / "registrations_20240402.csv")
-    second = run(late_landing, lake)
+    # the late file lands beside the others, as its S3 upload would: only it is ingested, its days re-matched
+    held_back.rename(late)
+    second = run(landing, lake)
     assert [f["key"] for f in second.files] == ["broker/acme/registrations_20240402.csv"]
+    assert len(second.unchanged) == len(first.files)
     after = unified(lake)
     added = after[after["broker_source_file"] == "broker/acme/registrations_20240402.csv"]
     assert len(added) > 300 and added["conversion_id"].notna().mean() > 0.9

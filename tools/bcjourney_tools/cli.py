@@ -34,6 +34,7 @@ def cmd_run(args) -> int:
 
     try:
         summary = run(Path(args.landing), Path(args.lake), progress=progress, workers=args.workers,
+                      reingest=args.reingest,
                       on_wait=lambda message: print(f"bcjourney run: {message}", file=sys.stderr, flush=True))
     finally:
         for bar in bars.values():
@@ -67,6 +68,12 @@ def _format_summary(summary, lake: Path) -> str:
     share = f" ({summary.linked / summary.registrations:.1%})" if summary.registrations else ""
     lines.append(f"registrations linked: {summary.linked:,} of {summary.registrations:,}{share} "
                  f"over {len(summary.days)} day partitions")
+    if summary.unchanged:
+        lines.append(f"unchanged since the last run, not ingested again: {len(summary.unchanged)} file(s) "
+                     "(--reingest to force)")
+    for gone in summary.retracted:
+        lines.append(f"retracted (the landing file is gone): {gone['key']}, {gone['retracted_rows']:,} rows from "
+                     f"{len(gone['changed_days'])} day(s)")
     if summary.skipped:
         lines.append(f"skipped (not a landing key): {', '.join(summary.skipped[:5])}"
                      + (" ..." if len(summary.skipped) > 5 else ""))
@@ -138,6 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--landing", required=True, help="landing folder (conversions/, broker/<partner>/, reference/)")
     run.add_argument("--lake", required=True, help="lake folder to write (created if missing)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.add_argument("--reingest", action="store_true",
+                     help="ingest files unchanged since the last run too (after upgrading bcjourney)")
     run.add_argument("--workers", type=int, default=None,
                      help="processes matching batches of days at once (default: one per CPU)")
     run.set_defaults(func=cmd_run)

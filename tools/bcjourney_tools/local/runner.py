@@ -23,8 +23,9 @@ from typing import Callable, Iterator
 from bcjourney.ingest.sources import UnknownLandingKey, classify_key
 from bcjourney.matching.service import BACKFILL_BATCH_DAYS
 from bcjourney.progress import listening
+from bcjourney.state import STATE_FOLDER, LocalState
 
-from .events import file_etag, match_days_event, s3_object_created_event
+from .events import file_etag, match_days_event, s3_object_created_event, s3_object_removed_event
 from .handlers import LocalLambdaContext, load_handler_module
 
 LANDING_BUCKET = "bcjourney-local-landing"
@@ -35,6 +36,8 @@ class RunSummary:
     files: list[dict] = field(default_factory=list)
     failed: list[dict] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    retracted: list[dict] = field(default_factory=list)  # landing files gone since an earlier run: rows removed
+    unchanged: list[str] = field(default_factory=list)  # ingested by an earlier run, the same bytes: not again
     days: list[dict] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -67,7 +70,8 @@ def local_environment(landing: Path | None, lake: Path) -> Iterator[None]:
         "LAKE_URI": str(lake),
         "BCJOURNEY_BUCKET_ROOTS": json.dumps({LANDING_BUCKET: str(landing)} if landing else {}),
         "MATCH_STATE_MACHINE_ARN": "",
-        "IDEMPOTENCY_TABLE": "",  # no DynamoDB here; re-running a key rewrites the same files anyway
+        "IDEMPOTENCY_TABLE": "",  # no DynamoDB here: one run at a time hands each file over once
+        "PIPELINE_STATE_TABLE": "",  # the state is kept beside the folder lake (<lake>/_state)
         "POWERTOOLS_SERVICE_NAME": "bcjourney-local",
         "POWERTOOLS_METRICS_NAMESPACE": "bcjourney",
         "POWERTOOLS_METRICS_DISABLED": "true",  # no EMF blobs on a terminal
@@ -113,19 +117,22 @@ def lake_lock(lake: Path, on_wait: Callable[[str], None] | None = None) -> Itera
 
 
 def run(landing: Path, lake: Path, *, progress: Callable[[str, int, int | None], None] | None = None,
-        workers: int | None = None, on_wait: Callable[[str], None] | None = None) -> RunSummary:
-    """Ingest every landing file, then match every affected day (`workers` processes, default one per CPU).
-    `progress(stage, advance, total)`; `on_wait(message)` when another run holds the lake."""
+        workers: int | None = None, on_wait: Callable[[str], None] | None = None,
+        reingest: bool = False) -> RunSummary:
+    """Ingest every new or changed landing file, retract the rows of files gone since the last run, then match
+    every affected day (`workers` processes, default one per CPU), as S3 events would on AWS. `reingest`: ingest
+    unchanged files too (after a change to the code). `progress(stage, advance, total)`; `on_wait(message)` when
+    another run holds the lake."""
     landing, lake = Path(landing).resolve(), Path(lake).resolve()
     if not landing.is_dir():
         raise FileNotFoundError(f"landing folder {landing} does not exist")
     lake.mkdir(parents=True, exist_ok=True)
     with lake_lock(lake, on_wait):
-        return _run(landing, lake, progress, workers)
+        return _run(landing, lake, progress, workers, reingest)
 
 
 def _run(landing: Path, lake: Path, progress: Callable[[str, int, int | None], None] | None,
-         workers: int | None) -> RunSummary:
+         workers: int | None, reingest: bool) -> RunSummary:
     started = time.monotonic()
     summary = RunSummary()
     keys, summary.skipped = landing_keys(landing)
@@ -136,17 +143,30 @@ def _run(landing: Path, lake: Path, progress: Callable[[str, int, int | None], N
         days: set[str] = set()
         notify("files", 0, len(keys))
         with listening(lambda rows: notify("rows", rows, None)):
-            for number, key in enumerate(keys):
+            state = LocalState(lake / STATE_FOLDER)
+            for key in keys:
                 path = landing / key
-                event = s3_object_created_event(LANDING_BUCKET, key, path.stat().st_size, file_etag(path), number)
+                etag, applied = file_etag(path), state.applied(key)
+                if (not reingest and applied is not None and applied.etag == etag and not applied.deleted
+                        and not applied.rejected):
+                    summary.unchanged.append(key)
+                    notify("files", 1, len(keys))
+                    continue
+                event = s3_object_created_event(LANDING_BUCKET, key, path.stat().st_size, etag)
                 try:
                     result = ingest.lambda_handler(event, LocalLambdaContext("bcjourney-ingest"))
-                except Exception as exc:  # on AWS this goes to the dead-letter queue; here it is reported
+                except Exception as exc:  # on AWS: quarantined and counted, or retried, then a dead letter
                     summary.failed.append({"key": key, "error": f"{type(exc).__name__}: {exc}"})
                 else:
                     summary.files.extend(result["batches"])
                     days.update(result["match_days"])
                 notify("files", 1, len(keys))
+            # a file ingested by an earlier run and gone from the folder now: its rows leave the lake
+            for key in sorted(set(state.applied_keys()) - set(keys)):
+                result = ingest.lambda_handler(s3_object_removed_event(LANDING_BUCKET, key),
+                                               LocalLambdaContext("bcjourney-ingest"))
+                summary.retracted.extend(r for r in result["applied"] if r["action"] == "retracted")
+                days.update(result["match_days"])
 
         summary.days = match_locally(sorted(days), notify, workers=workers)
     summary.seconds = time.monotonic() - started

@@ -9,6 +9,8 @@ Environment:
   IDEMPOTENCY_TABLE         when set, the DynamoDB table in which ingest records each S3 delivery it handled, so a
                             duplicate delivery is not ingested twice; unset or empty (the local runner): off
   DEAD_LETTER_QUEUE_URL     the SQS dead-letter queue the dead-letter handler sends each failed execution to
+  PIPELINE_STATE_TABLE      the DynamoDB table of per-key applied events and per-day generations (bcjourney.state);
+                            required with an S3 lake; with a folder lake the state is kept beside it (<lake>/_state)
 
 This module also says which errors are worth another try (`transient_cause`) and names the one the match handler
 raises for them (`TransientMatchError`): the state machine's Retry matches that class name.
@@ -22,7 +24,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from .storage import Storage, open_storage
+from .state import STATE_FOLDER, DynamoDBState, LocalState, PipelineState
+from .storage import LocalStorage, Storage, open_storage
 
 
 class ConfigurationError(RuntimeError):
@@ -80,7 +83,9 @@ class Runtime:
     boto3_session: Any = None  # a boto3.Session (moto-backed in tests); None: the default session
     idempotency_table: str | None = None
     dead_letter_queue_url: str | None = None
+    state_table: str | None = None
     _idempotency_store: object | None = field(default=None, init=False, repr=False, compare=False)
+    _state: PipelineState | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def from_environment(cls, boto3_session: Any = None) -> "Runtime":
@@ -92,7 +97,8 @@ class Runtime:
                    state_machine_arn=os.environ.get("MATCH_STATE_MACHINE_ARN") or None,
                    boto3_session=boto3_session,
                    idempotency_table=os.environ.get("IDEMPOTENCY_TABLE") or None,
-                   dead_letter_queue_url=os.environ.get("DEAD_LETTER_QUEUE_URL") or None)
+                   dead_letter_queue_url=os.environ.get("DEAD_LETTER_QUEUE_URL") or None,
+                   state_table=os.environ.get("PIPELINE_STATE_TABLE") or None)
 
     def landing(self, bucket: str) -> Storage:
         return open_storage(self.bucket_roots.get(bucket, f"s3://{bucket}"), boto3_session=self.boto3_session)
@@ -114,6 +120,17 @@ class Runtime:
             kwargs = {"boto3_session": self.boto3_session} if self.boto3_session is not None else {}
             self._idempotency_store = DynamoDBPersistenceLayer(table_name=self.idempotency_table, **kwargs)
         return self._idempotency_store
+
+    def pipeline_state(self) -> PipelineState:
+        """Where event order and day generations are kept: the DynamoDB table, or a folder beside a local lake."""
+        if self._state is None:
+            if self.state_table:
+                self._state = DynamoDBState(self.client("dynamodb"), self.state_table)
+            elif isinstance(self.lake, LocalStorage):
+                self._state = LocalState(self.lake.root / STATE_FOLDER)
+            else:
+                raise ConfigurationError("PIPELINE_STATE_TABLE is not set: an S3 lake keeps its state in DynamoDB")
+        return self._state
 
     def start_matching(self, days: list[str], batch_id: str) -> str | None:
         """Start the state machine that matches `days`; returns the execution ARN (None when not configured).

@@ -27,6 +27,7 @@ class QualityReport:
     flags: dict[str, int] = field(default_factory=dict)
     null_rates: dict[str, float] = field(default_factory=dict)
     file_rejected: str | None = None
+    kept_previous_batch: str | None = None  # a rejected re-upload: the batch whose rows stay live for the key
 
     def count_quarantined(self, rule: str, count: int) -> None:
         self.quarantined += count

@@ -45,21 +45,27 @@ class IngestResult:
     days: list[str] = field(default_factory=list)  # day partitions written
 
 
-def batch_id_for(key: str) -> str:
-    """Deterministic per landing key: re-ingesting (or re-uploading) a key replaces its earlier output."""
+def batch_id_for(key: str, sequencer: str | None = None) -> str:
+    """Names one version's output: the key's digest, plus its event's sequencer's, so a re-upload writes beside
+    the previous version's files (which are removed only once the new ones are complete)."""
     digest = hashlib.sha1(key.encode()).hexdigest()[:12]
+    if sequencer:
+        digest += "-" + hashlib.sha1(sequencer.encode()).hexdigest()[:8]
     return f"{key.split('/')[0]}-{digest}"
 
 
 def ingest_object(landing: Storage, key: str, lake: Storage, *, version: str | None = None,
+                  batch_id: str | None = None, previous_batch: str | None = None,
                   now: pd.Timestamp | None = None, block_bytes: int = reader.BLOCK_BYTES) -> IngestResult:
-    """Ingest one landing object (`version`: the object version its event names, where the store has them)."""
+    """Ingest one landing object (`version`: the object version its event names, where the store has them) as
+    batch `batch_id` (default: named after the key). Writes only that batch's files; replacing an earlier version's
+    files is `versions.apply_created`'s job; `previous_batch` names them, for the report of a rejected file."""
     obj = classify_key(key)
-    batch_id = batch_id_for(key)
+    batch_id = batch_id or batch_id_for(key)
     now = now or pd.Timestamp.now(tz="UTC").tz_localize(None).floor("ms")
     report = QualityReport(key=key, source=obj.source, batch_id=batch_id, started_at=now.isoformat())
     writer = _BatchWriter(lake, obj, batch_id, now)
-    writer.forget_earlier_output()
+    writer.forget_batch()  # a retry of this very batch starts clean
 
     try:
         with landing.open_read(key, version) as stream:
@@ -76,8 +82,10 @@ def ingest_object(landing: Storage, key: str, lake: Storage, *, version: str | N
     except (reader.UnreadableFile, HeaderMismatch, DayTooLarge) as exc:
         writer.reject_file(str(exc), landing)
         report.file_rejected = str(exc)
+        report.kept_previous_batch = previous_batch
         writer.write_report(report)
-        raise FileRejected(f"{key}: {exc}") from exc
+        kept = f"; the previous version's rows (batch {previous_batch}) stay" if previous_batch else ""
+        raise FileRejected(f"{key}: {exc}{kept}") from exc
 
     days = writer.finish(report)
     report.check_balance()
@@ -157,13 +165,11 @@ class _BatchWriter:
         self.time_column, self.unique_id = obj.contract.time_column, obj.contract.unique_id
         self.quarantine_prefix = f"{layout.QUARANTINE}source={obj.source}/"
 
-    def forget_earlier_output(self) -> None:
-        """A re-ingested key replaces what its earlier run wrote, wherever that went."""
+    def forget_batch(self) -> None:
+        """Remove what an earlier attempt of this batch wrote (a retry after a crash), wherever it went."""
         if self.time_column is None:
             return
-        stale = [k for k in self.lake.list_keys(self.prefix) + self.lake.list_keys(self.quarantine_prefix)
-                 if k.rsplit("/", 1)[-1].startswith(self.batch_id)]
-        self.lake.delete(stale)
+        self.lake.delete(batch_files(self.lake, self.obj, self.batch_id))
 
     def curate(self, frame: pd.DataFrame, accepted: np.ndarray) -> None:
         """Buffer the accepted rows of `frame` by day: one take orders them by day, then slices."""
@@ -328,6 +334,14 @@ class _BatchWriter:
     def write_report(self, report: QualityReport) -> None:
         report.finished_at = pd.Timestamp.now(tz="UTC").isoformat()
         self.lake.write_bytes(f"{layout.REPORTS}{self.obj.source}/{self.batch_id}.json", report.to_json().encode())
+
+
+def batch_files(lake: Storage, obj: LandingObject, batch_id: str, days: list[str] | None = None) -> list[str]:
+    """The curated and quarantine files of one batch (`days`: only look in these day partitions of curated)."""
+    curated = ([k for day in days for k in lake.list_keys(f"{obj.curated_prefix}dt={day}/")] if days is not None
+               else lake.list_keys(obj.curated_prefix))
+    quarantine = lake.list_keys(f"{layout.QUARANTINE}source={obj.source}/")
+    return [k for k in curated + quarantine if k.rsplit("/", 1)[-1].startswith(batch_id + ".")]
 
 
 def _null_counts(table: pa.Table) -> Counter:

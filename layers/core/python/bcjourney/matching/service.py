@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 from .. import layout, schema
 from ..ingest.conversions import first_of_each_id
 from ..layout import partition_values
+from ..state import DayBusy, PipelineState
 from ..storage import Storage
 from .inputs import MatchInputs, column_milliseconds
 from .journeys import CLICK_COLUMNS, REGISTRATION_COLUMNS, journey_tables
@@ -42,6 +43,7 @@ class DayResult:
     linked: int
     unmatched_registrations: int
     rows_written: int
+    superseded: bool = False  # a newer generation of the day's inputs appeared while matching: not written
 
     def as_dict(self) -> dict:
         return self.__dict__.copy()
@@ -111,24 +113,48 @@ def load_mapping(lake: Storage) -> pa.Table:
 DEFAULT_SETTINGS = MatchSettings()
 
 
-def match_day(lake: Storage, day: str, settings: MatchSettings = DEFAULT_SETTINGS) -> DayResult:
-    return match_days(lake, [day], settings)[0]
+def match_day(lake: Storage, day: str, settings: MatchSettings = DEFAULT_SETTINGS,
+              state: PipelineState | None = None) -> DayResult:
+    return match_days(lake, [day], settings, state)[0]
 
 
-def match_days(lake: Storage, days: list[str], settings: MatchSettings = DEFAULT_SETTINGS) -> list[DayResult]:
+def match_days(lake: Storage, days: list[str], settings: MatchSettings = DEFAULT_SETTINGS,
+               state: PipelineState | None = None, lease_seconds: float = 900) -> list[DayResult]:
     """Match some days in one pass: their neighbours are read once and one model per registration day is
     fitted once, where matching them one by one would read and fit each neighbour again. The result equals
-    matching each day alone. A backfill is cut into batches of the caller's choosing (memory grows with it)."""
+    matching each day alone. A backfill is cut into batches of the caller's choosing (memory grows with it).
+
+    With a `state`, a day is written only if no ingest changed its inputs since they were read (see
+    bcjourney.state): otherwise its result says `superseded` and the newer run writes it. `lease_seconds`: how
+    long this run may still live (a Lambda's remaining time), the longest another run waits for its lease.
+    Without one the caller guarantees that nothing else writes these days meanwhile."""
     for day in days:
         pd.Timestamp(day)  # a clear error for a malformed day, before any I/O
     days = sorted(set(days))
+    # read before the lake: rows ingested after this are newer than the generation, and their bump will show
+    generations = {day: state.day(day).generation for day in days} if state else {}
     # Registrations of each day and its neighbours compete for the clicks near midnight; their candidates
     # reach one more day out. Everything a neighbour's run decides about a day it decides the same way.
     clicks = load_clicks(lake, sorted({n for d in days for n in neighbour_days(d, reach=2)}))
     registrations = load_registrations(lake, affected_days(days))
     links = link(MatchInputs.from_tables(clicks, registrations), settings)
     by_day = journey_tables(days, clicks, registrations, links, load_mapping(lake))
-    return [_write_day(lake, day, by_day[day], links) for day in days]
+    if state is None:
+        return [_write_day(lake, day, by_day[day], links) for day in days]
+    results, busy = [], []
+    for day in days:
+        try:
+            with state.commit_day(day, generations[day], lease_seconds) as newest:
+                if newest:
+                    results.append(_write_day(lake, day, by_day[day], links))
+                else:
+                    logger.info("day %s: its inputs changed while matching; the newer run writes it", day)
+                    results.append(DayResult(day, 0, 0, 0, 0, 0, superseded=True))
+        except DayBusy:
+            busy.append(day)
+    if busy:
+        raise DayBusy(f"days {', '.join(busy)} are being written by another run (the others were written)")
+    return results
 
 
 def _write_day(lake: Storage, day: str, journeys: pa.Table, links: Links) -> DayResult:
