@@ -29,9 +29,9 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes import S3Event
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from bcjourney.days import affected_days
 from bcjourney.ingest.service import FileRejected
 from bcjourney.ingest.versions import Applied, apply_created, apply_removed
-from bcjourney.matching.service import affected_days
 from bcjourney.runtime import Runtime
 
 logger = Logger()

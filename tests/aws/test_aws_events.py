@@ -38,7 +38,8 @@ def landing_body(key: str) -> str:
 def test_every_event_file_is_exercised_here():
     covered = {"s3_put_conversions.json", "s3_put_broker.json", "s3_put_broker_encoded_key.json",
                "s3_put_mapping.json", "state_machine_input.json", "match_day.json", "match_days_batch.json",
-               "dead_letter_record.json", "redrive.json", "dlq_message_ingest.json", "dlq_message_match.json"}
+               "dead_letter_record.json", "redrive.json", "dlq_message_ingest.json", "dlq_message_match.json",
+               "s3_delete_conversions.json"}
     assert {p.name for p in EVENTS.glob("*.json")} - NOT_EVENTS == covered
 
 
@@ -57,6 +58,25 @@ def test_each_s3_event_ingests_the_latest_object_under_its_key(stack, name):
     assert batch["key"] == key
     if result["batches"]:
         assert batch["rows_in"] == batch["curated"] + batch["merged_duplicates"] + batch["quarantined"] > 0
+
+
+def test_the_delete_event_retracts_the_key_and_re_matches_its_days(stack):
+    from urllib.parse import unquote_plus
+
+    event = load("s3_delete_conversions.json", stack)
+    key = unquote_plus(event["Records"][0]["s3"]["object"]["key"])
+    stack.upload(key, landing_body(key))
+    stack.wait_all()
+    assert stack.lake_keys("curated/conversions/")
+    result = invoke(stack, stack.ingest_function, event)
+    (applied,) = result["applied"]
+    assert applied["action"] == "retracted" and applied["retracted_rows"] == 6
+    assert result["match_days"] == ["2024-03-31", "2024-04-01", "2024-04-02", "2024-04-03"]
+    assert stack.lake_keys("curated/conversions/") == []
+    assert stack.wait(result["execution_arn"])["status"] == "SUCCEEDED"
+    journeys = stack.lake_keys("unified/journeys/")
+    assert not journeys or all(
+        stack.runtimes["match"].lake.read_parquet([k])["conversion_id"].isna().all() for k in journeys)
 
 
 def test_the_match_events_and_the_state_machine_input_run(stack):

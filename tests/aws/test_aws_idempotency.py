@@ -45,8 +45,8 @@ def test_the_same_event_twice_gives_one_output_and_one_execution(stack):
     assert second.error is None
     assert second.result["batches"] == [] and second.result["execution_arn"] is None
     (duplicate,) = second.result["duplicates"]
-    assert duplicate["state"] == "completed" and duplicate["key"] == KEY
-    assert duplicate["first_request_id"] == first.result["batches"][0]["request_id"]
+    assert duplicate["action"] == "ingested" and duplicate["key"] == KEY  # the first run's answer
+    assert duplicate["request_id"] == first.result["batches"][0]["request_id"]
 
     assert versions(stack, "") == written, "nothing in the lake was written again"
     executions = stack.executions()
@@ -58,20 +58,19 @@ def test_the_same_event_twice_gives_one_output_and_one_execution(stack):
 
 
 def test_a_new_object_version_is_a_new_delivery(stack):
-    """The key includes eTag and versionId: a partner re-uploading the file is ingested again."""
+    """The key includes versionId and sequencer: a partner re-uploading the file is ingested again."""
     ingest = stack.handlers[stack.ingest_function]
     stack.runtimes["ingest"].state_machine_arn = None  # matching is not what this test is about
-    # (moto's own event carries no versionId; AWS's does for a versioned bucket, so we name the real ones)
     v1 = stack.upload(KEY, LANDING[KEY])["VersionId"]
     v2 = stack.upload(KEY, LANDING[KEY])["VersionId"]
-    event = s3_object_created_event(stack.landing_bucket, KEY, 100, "etag-1")
     results = []
-    for version in (v1, v1, v2):
+    for version, sequencer in ((v1, "0070000000000000A1"), (v1, "0070000000000000A1"), (v2, "0070000000000000A2")):
+        event = s3_object_created_event(stack.landing_bucket, KEY, 100, "etag-1", sequencer)
         event["Records"][0]["s3"]["object"]["versionId"] = version
         results.append(ingest.lambda_handler(event, LocalLambdaContext(stack.ingest_function)))
     assert [len(r["batches"]) for r in results] == [1, 0, 1]
     assert [len(r["duplicates"]) for r in results] == [0, 1, 0]
-    assert len(idempotency_records(stack)) == 3  # moto's two deliveries share one key (same eTag, no versionId), v1, v2
+    assert len(idempotency_records(stack)) == 4  # the two uploads' own notifications, then v1 and v2 here
 
 
 def test_a_failed_run_leaves_no_record_so_the_retry_runs_again(stack):
@@ -86,30 +85,41 @@ def test_a_failed_run_leaves_no_record_so_the_retry_runs_again(stack):
     ingest_runtime.state_machine_arn = arn  # the fault is gone; Lambda's async retry delivers the event again
     deliver(stack, failed.event)
     retried = stack.calls(stack.ingest_function)[-1]
-    assert retried.error is None and len(retried.result["batches"]) == 1
+    # the rows were written and the version recorded before the failure: the retry redoes the steps after that,
+    # and starts matching the same days
+    (applied,) = retried.result["applied"]
+    assert retried.error is None and applied["action"] == "repeated"
+    assert retried.result["match_days"] == ["2024-03-31", "2024-04-01", "2024-04-02", "2024-04-03"]
     assert [e["executionArn"] for e in stack.executions()] == [retried.result["execution_arn"]]
     assert stack.wait(retried.result["execution_arn"])["status"] == "SUCCEEDED"
+    assert stack.lake_keys("unified/journeys/dt=2024-04-01/")
 
 
-def test_a_duplicate_arriving_while_the_first_still_runs_is_skipped(stack, monkeypatch):
+def test_a_duplicate_arriving_while_the_first_still_runs_fails_to_be_retried(stack, monkeypatch):
+    """Skipping it would lose the event if the first run were killed (its in-progress record stays until the
+    function's timeout): it fails instead, and its retry finds the first run's result, or runs."""
+    from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
+
     ingest = stack.handlers[stack.ingest_function]
     stack.runtimes["ingest"].state_machine_arn = None
     version = stack.upload(KEY, LANDING[KEY])["VersionId"]
     event = s3_object_created_event(stack.landing_bucket, KEY, 100, "etag-1")
     event["Records"][0]["s3"]["object"]["versionId"] = version
     nested = []
-    real_ingest_object = ingest.ingest_object
+    real_apply_created = ingest.apply_created
 
-    def ingest_object_meanwhile_duplicate(*args, **kwargs):
+    def apply_created_meanwhile_duplicate(*args, **kwargs):
         if not nested:  # while the first delivery is in progress, the duplicate arrives
-            nested.append(ingest.lambda_handler(event, LocalLambdaContext(stack.ingest_function)))
-        return real_ingest_object(*args, **kwargs)
+            with pytest.raises(IdempotencyAlreadyInProgressError) as raised:
+                ingest.lambda_handler(event, LocalLambdaContext(stack.ingest_function))
+            nested.append(raised.value)
+        return real_apply_created(*args, **kwargs)
 
-    monkeypatch.setattr(ingest, "ingest_object", ingest_object_meanwhile_duplicate)
+    monkeypatch.setattr(ingest, "apply_created", apply_created_meanwhile_duplicate)
     first = ingest.lambda_handler(event, LocalLambdaContext(stack.ingest_function))
-    (duplicate,) = nested[0]["duplicates"]  # Powertools raised IdempotencyAlreadyInProgressError for it
-    assert duplicate["state"] == "in_progress" and nested[0]["batches"] == []
-    assert len(first["batches"]) == 1 and first["duplicates"] == []
+    assert nested and len(first["batches"]) == 1 and first["duplicates"] == []
+    retry = ingest.lambda_handler(event, LocalLambdaContext(stack.ingest_function))  # the duplicate, retried
+    assert retry["batches"] == [] and retry["duplicates"][0]["request_id"] == first["batches"][0]["request_id"]
 
 
 @pytest.mark.parametrize("table", ["", None])

@@ -22,6 +22,9 @@ def aws():
         s3 = session.client("s3")
         for bucket in ("landing", "lake"):
             s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+        session.client("dynamodb").create_table(
+            TableName="state", BillingMode="PAY_PER_REQUEST", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
         yield session
 
 
@@ -34,7 +37,7 @@ def test_an_s3_upload_flows_through_ingest_and_match(aws, monkeypatch):
     s3.put_object(Bucket="landing", Key="conversions/day one.csv", Body=clicks.encode())
     s3.put_object(Bucket="landing", Key="broker/acme/r.csv", Body=regs.encode())
 
-    runtime = Runtime(lake=open_storage("s3://lake", boto3_session=aws), boto3_session=aws)
+    runtime = Runtime(lake=open_storage("s3://lake", boto3_session=aws), boto3_session=aws, state_table="state")
     ingest, match = load_handler_module("ingest"), load_handler_module("match")
     ingest.RUNTIME = match.RUNTIME = runtime
     days = set()

@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .. import layout, schema
+from ..days import affected_days, neighbour_days
 from ..ingest.conversions import first_of_each_id
 from ..layout import partition_values
 from ..state import DayBusy, PipelineState
@@ -47,16 +48,6 @@ class DayResult:
 
     def as_dict(self) -> dict:
         return self.__dict__.copy()
-
-
-def neighbour_days(day: str, reach: int = 1) -> list[str]:
-    center = pd.Timestamp(day)
-    return [(center + pd.Timedelta(days=k)).strftime("%Y-%m-%d") for k in range(-reach, reach + 1)]
-
-
-def affected_days(days: list[str]) -> list[str]:
-    """New data on day D can change the journeys of D-1 (a click just before midnight), D and D+1."""
-    return sorted({n for d in days for n in neighbour_days(d)})
 
 
 def load_clicks(lake: Storage, days: list[str]) -> pa.Table:

@@ -36,18 +36,26 @@ class AppliedObject:
     rejected: bool = False  # the newest version was rejected; `batch_id` still names the previous good one
     version_id: str | None = None
     etag: str | None = None  # of the version judged: the local runner skips a file that has not changed
+    # what applying the event still had to do when it was recorded (done again when the event is retried): the
+    # batch it replaces or retracts, and the days whose curated rows changed
+    retired_batch: str | None = None
+    changed_days: tuple[str, ...] = ()
+    recorded_at: str | None = None  # ISO time (UTC) the event was recorded: a retraction's quarantine date
 
     def as_item(self) -> dict:
         return {"key": self.key, "sequencer": self.sequencer, "batch_id": self.batch_id, "days": list(self.days),
                 "curated_rows": self.curated_rows, "deleted": self.deleted, "rejected": self.rejected,
-                "version_id": self.version_id, "etag": self.etag}
+                "version_id": self.version_id, "etag": self.etag, "retired_batch": self.retired_batch,
+                "changed_days": list(self.changed_days), "recorded_at": self.recorded_at}
 
     @classmethod
     def from_item(cls, item: dict) -> "AppliedObject":
         return cls(key=item["key"], sequencer=item["sequencer"], batch_id=item.get("batch_id"),
                    days=tuple(item.get("days") or ()), curated_rows=int(item.get("curated_rows") or 0),
                    deleted=bool(item.get("deleted")), rejected=bool(item.get("rejected")),
-                   version_id=item.get("version_id"), etag=item.get("etag"))
+                   version_id=item.get("version_id"), etag=item.get("etag"),
+                   retired_batch=item.get("retired_batch"), changed_days=tuple(item.get("changed_days") or ()),
+                   recorded_at=item.get("recorded_at"))
 
 
 @dataclass(frozen=True)

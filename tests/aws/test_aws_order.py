@@ -1,0 +1,99 @@
+"""Order under concurrency on the moto stack: the per-day generations and write leases in the PipelineStateTable
+(bcjourney.state.DynamoDBState) keep a stale match from overwriting a fresh one."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from bcjourney.state import DayBusy, DynamoDBState
+from bcjourney_tools.local.handlers import LocalLambdaContext
+from moto_stack import LANDING
+
+CLICKS, PARTNER, MAPPING = ("conversions/clicks 2024-04-01.csv", "broker/acme/registrations.csv",
+                            "reference/page_category_mapping.csv")
+DAY = "2024-04-01"
+
+
+def journeys(stack, day: str):
+    lake = stack.runtimes["match"].lake
+    keys = lake.list_keys(f"unified/journeys/dt={day}/")
+    return lake.read_parquet(keys).sort_values("conversion_id").reset_index(drop=True) if keys else None
+
+
+def test_a_stale_match_does_not_overwrite_the_fresh_one(stack, monkeypatch):
+    """Run A (started by the clicks) reads the day; the partner's file lands and run B matches the day with it;
+    then A would write its older result. A yields (superseded); the day equals a sequential re-match."""
+    from bcjourney.matching import service
+
+    stack.runtimes["ingest"].state_machine_arn = None  # the runs are started by hand, to interleave them
+    match = stack.handlers[stack.match_function]
+    stack.upload(MAPPING, LANDING[MAPPING])
+    stack.upload(CLICKS, LANDING[CLICKS])
+    real_journey_tables = service.journey_tables
+    paused, resume = threading.Event(), threading.Event()
+
+    def pause_between_read_and_write(*args, **kwargs):
+        tables = real_journey_tables(*args, **kwargs)
+        if threading.current_thread().name == "run-A":
+            paused.set()
+            assert resume.wait(30)
+        return tables
+
+    monkeypatch.setattr(service, "journey_tables", pause_between_read_and_write)
+    results = {}
+    run_a = threading.Thread(name="run-A", target=lambda: results.setdefault(
+        "A", match.lambda_handler({"day": DAY}, LocalLambdaContext(stack.match_function))))
+    run_a.start()
+    assert paused.wait(30)
+    stack.upload(PARTNER, LANDING[PARTNER])  # the partner's file for the day lands, ingest bumps the day
+    results["B"] = match.lambda_handler({"day": DAY}, LocalLambdaContext(stack.match_function))
+    resume.set()
+    run_a.join(30)
+
+    assert results["A"]["superseded"] is True and results["B"]["superseded"] is False
+    fresh = journeys(stack, DAY)
+    assert (fresh["partner"] == "acme").sum() == results["B"]["linked"] == 4, "the partner's registrations stand"
+    again = match.lambda_handler({"day": DAY}, LocalLambdaContext(stack.match_function))  # the sequential run
+    assert again["superseded"] is False
+    assert journeys(stack, DAY).equals(fresh)
+    state = DynamoDBState(stack.client("dynamodb"), stack.state_table)
+    assert not state.day(DAY).stale
+
+
+def test_a_day_whose_lease_is_held_waits_and_a_dead_holder_s_lease_expires(stack):
+    state = DynamoDBState(stack.client("dynamodb"), stack.state_table)
+    state.bump_days([DAY])
+    generation = state.day(DAY).generation
+    with state.commit_day(DAY, generation, lease_seconds=60) as newest:
+        assert newest
+        with pytest.raises(DayBusy):
+            with state.commit_day(DAY, generation, lease_seconds=60):
+                pass
+    assert state.day(DAY).committed == generation
+
+    # a holder that died (its Lambda timed out) keeps the lease only for the time it could have lived
+    holder = state.commit_day(DAY, generation, lease_seconds=0.2)
+    assert holder.__enter__()
+    time.sleep(0.3)
+    with state.commit_day(DAY, generation, lease_seconds=60) as newest:
+        assert newest
+    state.bump_days([DAY])  # an ingest changed the day meanwhile: a run of the older generation must not write
+    with state.commit_day(DAY, generation, lease_seconds=60) as newest:
+        assert newest is False
+
+
+def test_the_match_handler_turns_a_held_lease_into_a_retry(stack):
+    """The state machine retries TransientMatchError with backoff; the retry comes after the holder has written."""
+    from bcjourney.runtime import TransientMatchError
+
+    stack.runtimes["ingest"].state_machine_arn = None
+    for key in (MAPPING, CLICKS, PARTNER):
+        stack.upload(key, LANDING[key])
+    state = DynamoDBState(stack.client("dynamodb"), stack.state_table)
+    match = stack.handlers[stack.match_function]
+    with state.commit_day(DAY, state.day(DAY).generation, lease_seconds=60):
+        with pytest.raises(TransientMatchError, match="being written by another run"):
+            match.lambda_handler({"day": DAY}, LocalLambdaContext(stack.match_function))
+    assert match.lambda_handler({"day": DAY}, LocalLambdaContext(stack.match_function))["linked"] == 4
