@@ -168,9 +168,11 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     runtime = RUNTIME or Runtime.from_environment()
     records = event.get("Records") or []
     if records and records[0].get("eventSource") == "aws:sqs":
-        return process_partial_response(
+        applied: list[dict] = []
+        response = process_partial_response(
             event=event, processor=processor, context=context,
-            record_handler=lambda record: handle(runtime, context, json.loads(record.body)))
+            record_handler=lambda record: applied.extend(handle(runtime, context, json.loads(record.body))))
+        return {**summarize(applied), **response}  # Lambda reads batchItemFailures; the rest is for the log
     summary = summarize(handle(runtime, context, event))
     rejected = [r for r in summary["applied"] if r["action"] == "rejected"]
     if rejected:  # invoked directly: say so as an error (on the queue it is quarantined and counted instead)

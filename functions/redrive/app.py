@@ -1,6 +1,6 @@
 """Redrive Lambda: run by hand after a fix (`sam remote invoke RedriveFunction -e events/redrive.json`).
-Re-submits up to `max_messages` dead letters: a match_days input restarts the state machine, an ingest failure
-record re-invokes ingest asynchronously with the original S3 event. All the work is in bcjourney.redrive."""
+Re-submits up to `max_messages` dead letters: a match_days input restarts the state machine, an S3 notification
+that failed ingest three times goes back to the ingest queue. All the work is in bcjourney.redrive."""
 
 from __future__ import annotations
 
@@ -24,11 +24,11 @@ BOTO3_SESSION: boto3.Session | None = None
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     session = BOTO3_SESSION or boto3.Session()
     report = redrive(RedriveTargets.from_environment(), sqs=session.client("sqs"),
-                     stepfunctions=session.client("stepfunctions"), lambda_client=session.client("lambda"),
+                     stepfunctions=session.client("stepfunctions"),
                      max_messages=int(event.get("max_messages", 10)), wait_seconds=int(event.get("wait_seconds", 1)),
                      seconds_left=lambda: context.get_remaining_time_in_millis() / 1000)
     metrics.add_metric(name="DeadLettersRedriven", unit=MetricUnit.Count,
-                       value=report.restarted_match_days + report.reinvoked_ingest)
+                       value=report.restarted_match_days + report.resent_to_ingest)
     metrics.add_metric(name="DeadLettersLeft", unit=MetricUnit.Count, value=report.left_unknown + report.left_failed)
     logger.info("redrive done", extra=report.as_dict())
     return report.as_dict()

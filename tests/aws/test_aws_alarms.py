@@ -8,7 +8,9 @@ import re
 import pytest
 from moto_stack import TEMPLATE, load_template
 
-FUNCTIONS = ("IngestFunction", "MatchFunction", "DeadLetterFunction", "RedriveFunction")
+FUNCTIONS = ("IngestFunction", "MatchFunction", "DeadLetterFunction", "RedriveFunction", "FreshnessFunction")
+# Alarms on a metric emitted on every run (0 included), so that no data means the emitter stopped: a failure too.
+BREACHING_WHEN_MISSING = {"StalePartitionAlarm"}
 
 
 def alarms(template: dict) -> dict[str, dict]:
@@ -29,10 +31,11 @@ def service_name(template: dict, logical: str) -> str:
 
 def test_every_alarm_goes_to_the_topic_is_named_after_the_stack_and_ignores_missing_data():
     found = alarms(load_template())
-    assert len(found) >= 2 + 1 + 2 * len(FUNCTIONS) + 2
+    assert len(found) >= 2 + 1 + 2 * len(FUNCTIONS) + 2 + len(BREACHING_WHEN_MISSING)
     for logical, alarm in found.items():
         assert {"Ref": "AlertsTopic"} in alarm["AlarmActions"], logical
-        assert alarm["TreatMissingData"] == "notBreaching", logical
+        expected = "breaching" if logical in BREACHING_WHEN_MISSING else "notBreaching"
+        assert alarm["TreatMissingData"] == expected, logical
         assert alarm["AlarmName"]["Fn::Sub"].startswith("${ProjectName}-"), logical
     names = [a["AlarmName"]["Fn::Sub"] for a in found.values()]
     assert len(set(names)) == len(names)
@@ -100,3 +103,13 @@ def test_the_metrics_namespace_is_the_stack_s_own_everywhere():
         assert condition == {"StringEquals": {"cloudwatch:namespace": {"Ref": "ProjectName"}}}, logical
     custom = [a for a in alarms(template).values() if not str(a["Namespace"]).startswith("AWS/")]
     assert custom and all(a["Namespace"] == {"Ref": "ProjectName"} for a in custom)
+
+
+def test_the_stale_partition_alarm_watches_the_freshness_check_s_namespace_and_service():
+    """StaleDays is emitted on every run of the check, so silence is breaching (see test_aws_freshness.py)."""
+    template = load_template()
+    (alarm,) = alarms_on(template, "StaleDays", {"Ref": "ProjectName"})
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": service_name(template, "FreshnessFunction")}]
+    assert (alarm["Statistic"], alarm["Threshold"], alarm["ComparisonOperator"], alarm["TreatMissingData"]) == (
+        "Maximum", 0, "GreaterThanThreshold", "breaching")
+    assert alarm["Period"] * alarm["EvaluationPeriods"] == 2 * 900  # two runs of the 15-minute schedule

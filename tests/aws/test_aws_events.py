@@ -39,7 +39,7 @@ def test_every_event_file_is_exercised_here():
     covered = {"s3_put_conversions.json", "s3_put_broker.json", "s3_put_broker_encoded_key.json",
                "s3_put_mapping.json", "state_machine_input.json", "match_day.json", "match_days_batch.json",
                "dead_letter_record.json", "redrive.json", "dlq_message_ingest.json", "dlq_message_match.json",
-               "s3_delete_conversions.json"}
+               "s3_delete_conversions.json", "scheduled_freshness.json", "sqs_ingest_message.json"}
     assert {p.name for p in EVENTS.glob("*.json")} - NOT_EVENTS == covered
 
 
@@ -58,6 +58,17 @@ def test_each_s3_event_ingests_the_latest_object_under_its_key(stack, name):
     assert batch["key"] == key
     if result["batches"]:
         assert batch["rows_in"] == batch["curated"] + batch["merged_duplicates"] + batch["quarantined"] > 0
+
+
+def test_the_sqs_message_ingests_its_notification_s_object(stack):
+    event = load("sqs_ingest_message.json", stack)
+    event["Records"][0]["body"] = event["Records"][0]["body"].replace(EXAMPLE_BUCKET, stack.landing_bucket)
+    notification = json.loads(event["Records"][0]["body"])
+    stack.upload(notification["Records"][0]["s3"]["object"]["key"], LANDING["broker/acme/registrations.csv"])
+    result = invoke(stack, stack.ingest_function, event)
+    assert result["batchItemFailures"] == []
+    (applied,) = result["applied"]
+    assert applied["action"] == "ingested" and applied["key"] == "broker/acme/registrations_20240401.csv"
 
 
 def test_the_delete_event_retracts_the_key_and_re_matches_its_days(stack):
@@ -95,6 +106,7 @@ def test_the_match_events_and_the_state_machine_input_run(stack):
 def test_the_dead_letter_record_is_archived_and_queued_and_redrive_takes_both_kinds(stack, monkeypatch):
     for key, body in LANDING.items():  # the objects and days the dead letters name
         stack.upload(key, body)
+    stack.upload("broker/acme/registrations_20240401.csv", LANDING["broker/acme/registrations.csv"])
     stack.wait_all()
     record = load("dead_letter_record.json", stack)
     invoke(stack, stack.dead_letter_function, record)
@@ -107,5 +119,28 @@ def test_the_dead_letter_record_is_archived_and_queued_and_redrive_takes_both_ki
             EXAMPLE_BUCKET, stack.landing_bucket))
     report = redrive_handler(stack, monkeypatch).lambda_handler(load("redrive.json", stack),
                                                                 LocalLambdaContext("bcjourney-redrive"))
-    assert (report["restarted_match_days"], report["reinvoked_ingest"], report["left_unknown"]) == (1, 1, 0)
+    assert (report["restarted_match_days"], report["resent_to_ingest"], report["left_unknown"]) == (1, 1, 0)
     assert stack.dead_letters() == []
+    (resent,) = stack.poll_ingest_queue()  # the notification, back in the ingest queue, ingests its object
+    assert resent.error is None and resent.result["applied"][0]["key"] == "broker/acme/registrations_20240401.csv"
+
+
+def test_the_scheduled_event_runs_the_freshness_check_on_the_stack_s_state_table(stack, monkeypatch):
+    """FreshnessFunction is not deployed on the moto stack (nothing invokes it there): its handler runs in-process
+    with the environment template.yaml gives it, as the schedule would invoke it."""
+    from datetime import datetime, timedelta, timezone
+
+    from bcjourney.runtime import Runtime
+    from bcjourney.state import DynamoDBState
+    from moto_stack import function_env, load_handler
+
+    for name, value in function_env(stack.template, "FreshnessFunction", stack.names).items():
+        monkeypatch.setenv(name, value)
+    handler = load_handler("freshness")
+    handler.RUNTIME = Runtime.from_environment(boto3_session=stack.session)
+    DynamoDBState(stack.client("dynamodb"), stack.state_table).bump_days(["2024-04-01"])
+    stack.client("dynamodb").update_item(
+        TableName=stack.state_table, Key={"pk": {"S": "day#2024-04-01"}}, UpdateExpression="SET bumped_at = :at",
+        ExpressionAttributeValues={":at": {"S": (datetime.now(timezone.utc) - timedelta(hours=2)).isoformat()}})
+    report = handler.lambda_handler(load("scheduled_freshness.json", stack), LocalLambdaContext("bcjourney-freshness"))
+    assert (report["stale_days"], report["checked"]) == (["2024-04-01"], 1)

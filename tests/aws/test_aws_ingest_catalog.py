@@ -6,6 +6,7 @@ declared types, and awswrangler reads the rows back through the Glue catalog (mo
 from __future__ import annotations
 
 import io
+import json
 from datetime import date, datetime
 
 import awswrangler as wr
@@ -96,7 +97,9 @@ def test_the_ingest_event_is_what_s3_sends_and_the_template_filters(stack):
     assert stack.calls(stack.ingest_function) == []
     stack.upload("broker/acme/day one.csv", LANDING["broker/acme/registrations.csv"])
     (call,) = stack.calls(stack.ingest_function)
-    record = call.event["Records"][0]["s3"]
+    (message,) = call.event["Records"]  # from the ingest queue: the S3 notification is the message's body
+    assert message["eventSource"] == "aws:sqs" and message["eventSourceARN"] == stack.names["IngestQueue.Arn"]
+    record = json.loads(message["body"])["Records"][0]["s3"]
     assert record["bucket"]["name"] == stack.landing_bucket and record["object"]["key"] != "broker/acme/day one.csv"
     assert call.error is None and call.result["batches"][0]["key"] == "broker/acme/day one.csv"
     assert call.result["execution_arn"].startswith(

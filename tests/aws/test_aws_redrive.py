@@ -1,9 +1,9 @@
 """The redrive function moves dead letters back, and they succeed once the fault is gone (moto SQS, Step
 Functions and Lambda; the ingest re-invoke goes through moto's Lambda invoke, run in-process by the stack).
 
-Moto does not run Lambda's async retries or OnFailure destinations, so the ingest dead letter is built here in the
-shape Lambda sends (events/dlq_message_ingest.json), around the S3 event the failed invocation really received;
-the match_days dead letter is the one the state machine's Catch really sent."""
+The ingest dead letter is the S3 notification the ingest queue's redrive policy really moved after three failed
+receives (moto implements maxReceiveCount); the match_days dead letter is the one the state machine's Catch really
+sent."""
 
 from __future__ import annotations
 
@@ -14,15 +14,6 @@ from bcjourney_tools.local.handlers import LocalLambdaContext
 from moto_stack import LANDING, REPO, client_error, function_env, load_handler
 
 EVENTS = REPO / "events"
-
-
-def onfailure_record(event: dict, error: str, function_arn: str) -> dict:
-    """Lambda's async OnFailure destination record for `event`, as in events/dlq_message_ingest.json."""
-    record = json.loads((EVENTS / "dlq_message_ingest.json").read_text())
-    record["requestContext"]["functionArn"] = f"{function_arn}:$LATEST"
-    record["requestPayload"] = event
-    record["responsePayload"] = {"errorMessage": error, "errorType": error.split(":")[0]}
-    return record
 
 
 def redrive_handler(stack, monkeypatch):
@@ -55,10 +46,11 @@ def test_dead_letters_are_redriven_and_succeed_once_the_fault_is_gone(stack, mon
     ingest_runtime.state_machine_arn = arn + "-missing"
     stack.upload(registrations, LANDING[registrations])
     failed_ingest = stack.calls(stack.ingest_function)[-1]
-    assert failed_ingest.error == "StateMachineDoesNotExist"
+    assert failed_ingest.error == "BatchProcessingError"  # its one record failed: StateMachineDoesNotExist
+    for _ in range(3):  # received twice more, failing; the receive after the third moves it to the dead letters
+        assert stack.reveal_ingest_messages() == 1
+        stack.poll_ingest_queue()
     sqs = stack.client("sqs")
-    sqs.send_message(QueueUrl=stack.queue_url, MessageBody=json.dumps(onfailure_record(
-        failed_ingest.event, "StateMachineDoesNotExist: no such state machine", stack.names["IngestFunction.Arn"])))
     sqs.send_message(QueueUrl=stack.queue_url, MessageBody="something else entirely")
     assert sorted(str(classify(b)) for b in stack.dead_letters()) == ["None", INGEST, MATCH_DAYS]
     assert stack.lake_keys("unified/") == []
@@ -71,14 +63,15 @@ def test_dead_letters_are_redriven_and_succeed_once_the_fault_is_gone(stack, mon
     report = redrive.lambda_handler({"max_messages": 10, "wait_seconds": 0}, LocalLambdaContext("bcjourney-redrive"))
 
     assert report["received"] == 3
-    assert (report["restarted_match_days"], report["reinvoked_ingest"], report["left_unknown"]) == (1, 1, 1)
+    assert (report["restarted_match_days"], report["resent_to_ingest"], report["left_unknown"]) == (1, 1, 1)
     assert report["left_failed"] == 0 and report["unknown"][0]["body"] == "something else entirely"
     # The unknown message is still there, visible again; the other two are gone.
     assert stack.dead_letters() == ["something else entirely"]
 
-    # The ingest re-invoke ran ingest (asynchronously, through Lambda) with the original S3 event ...
-    (reinvoked,) = stack.calls(stack.ingest_function)
-    assert reinvoked.event == failed_ingest.event and reinvoked.error is None
+    # The notification went back to the ingest queue, and its poller ran ingest with it ...
+    (reinvoked,) = stack.poll_ingest_queue()
+    assert reinvoked.event["Records"][0]["body"] == failed_ingest.event["Records"][0]["body"]
+    assert reinvoked.error is None and reinvoked.result["applied"][0]["action"] == "repeated"
     # ... and every execution since, the restarted one and the one the re-ingest started, succeeded.
     restarted = stack.wait(report["executions"][0])
     assert restarted["name"].startswith("redrive-")
@@ -114,12 +107,11 @@ def test_a_run_stops_before_the_function_times_out(stack):
     sqs = stack.client("sqs")
     for _ in range(3):
         sqs.send_message(QueueUrl=stack.queue_url, MessageBody=(EVENTS / "dlq_message_match.json").read_text())
-    targets = RedriveTargets(stack.queue_url, stack.state_machine_arn, stack.ingest_function)
+    targets = RedriveTargets(stack.queue_url, stack.state_machine_arn, stack.ingest_queue_url)
     clock = iter([60, 5])  # plenty of time for the first batch, then too little for another
-    report = redrive(targets, sqs=sqs, stepfunctions=stack.client("stepfunctions"),
-                     lambda_client=stack.client("lambda"), max_messages=3, wait_seconds=0,
+    report = redrive(targets, sqs=sqs, stepfunctions=stack.client("stepfunctions"), max_messages=3, wait_seconds=0,
                      seconds_left=lambda: next(clock))
     assert report.stopped_early is False and report.restarted_match_days == 3  # one receive got all three
-    report = redrive(targets, sqs=sqs, stepfunctions=stack.client("stepfunctions"),
-                     lambda_client=stack.client("lambda"), max_messages=3, wait_seconds=0, seconds_left=lambda: 5)
+    report = redrive(targets, sqs=sqs, stepfunctions=stack.client("stepfunctions"), max_messages=3, wait_seconds=0,
+                     seconds_left=lambda: 5)
     assert report.stopped_early is True and report.received == 0

@@ -56,18 +56,22 @@ def test_the_functions_get_the_environment_their_code_reads():
            for name in ("IngestFunction", "MatchFunction", "RedriveFunction")}
     assert {"LAKE_URI", "IDEMPOTENCY_TABLE", "MATCH_STATE_MACHINE_ARN"} <= env["IngestFunction"]
     assert "LAKE_URI" in env["MatchFunction"]
-    assert {"DEAD_LETTER_QUEUE_URL", "MATCH_STATE_MACHINE_ARN", "INGEST_FUNCTION_NAME"} <= env["RedriveFunction"]
+    assert {"DEAD_LETTER_QUEUE_URL", "MATCH_STATE_MACHINE_ARN", "INGEST_QUEUE_URL"} <= env["RedriveFunction"]
     # Powertools idempotency: get, put (conditional), update (save success), delete (on failure) on the table.
     statements = [s for p in resources["IngestFunction"]["Properties"]["Policies"] if isinstance(p, dict)
                   for s in p.get("Statement", [])]
     actions = {a for s in statements if s.get("Resource") == {"Fn::GetAtt": ["IdempotencyTable", "Arn"]}
                for a in s["Action"]}
     assert {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"} <= actions
-    # The redrive role may do what bcjourney.redrive does: receive, delete, change visibility; invoke; start.
+    # The redrive role may do what bcjourney.redrive does: receive, delete, change visibility of dead letters; send
+    # to the ingest queue (only); start the state machine.
     redrive = [s for p in resources["RedriveFunction"]["Properties"]["Policies"] for s in p["Statement"]]
     granted = {a for s in redrive for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
-    assert {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "lambda:InvokeFunction",
+    assert {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:SendMessage",
             "states:StartExecution"} <= granted
+    assert "lambda:InvokeFunction" not in granted
+    (send,) = [s for s in redrive if s["Action"] == "sqs:SendMessage"]
+    assert send["Resource"] == {"Fn::GetAtt": ["IngestQueue", "Arn"]}
 
 
 
@@ -139,14 +143,35 @@ def test_ingest_and_match_get_the_state_table_and_exactly_the_actions_they_need_
 
 
 def test_ingest_is_notified_of_creations_and_deletions_under_each_landing_prefix():
-    events = load_template()["Resources"]["IngestFunction"]["Properties"]["Events"]
-    s3_events = {name: e["Properties"] for name, e in events.items() if e["Type"] == "S3"}
-    prefixes = {name: [r["Value"] for r in p["Filter"]["S3Key"]["Rules"] if r["Name"] == "prefix"]
-                for name, p in s3_events.items()}
-    assert prefixes == {"Conversions": ["conversions/"], "Broker": ["broker/"], "Reference": ["reference/"]}
-    for name, props in s3_events.items():
-        assert props["Bucket"] == {"Ref": "LandingBucket"}
-        assert sorted(props["Events"]) == ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"], name
+    """Through its queue: the landing bucket notifies IngestQueue of both kinds of event under each prefix (and only
+    there), the queue feeds the function one message at a time with partial failures reported, hides a received
+    message for longer than the function may run, and hands a message failing three times to the dead letters."""
+    resources = load_template()["Resources"]
+    landing = resources["LandingBucket"]
+    configs = landing["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
+    pairs = sorted((c["Filter"]["S3Key"]["Rules"][0]["Value"], c["Event"]) for c in configs)
+    assert pairs == sorted((p, e) for p in ("conversions/", "broker/", "reference/")
+                           for e in ("s3:ObjectCreated:*", "s3:ObjectRemoved:*"))
+    assert all(c["Queue"] == {"Fn::GetAtt": ["IngestQueue", "Arn"]} for c in configs)
+    assert landing["DependsOn"] == "IngestQueuePolicy"
+    (source,) = [e for e in resources["IngestFunction"]["Properties"]["Events"].values()]
+    assert source["Type"] == "SQS" and source["Properties"]["Queue"] == {"Fn::GetAtt": ["IngestQueue", "Arn"]}
+    assert source["Properties"]["BatchSize"] == 1
+    assert source["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    queue = resources["IngestQueue"]["Properties"]
+    assert queue["VisibilityTimeout"] >= 6 * resources["IngestFunction"]["Properties"]["Timeout"]
+    assert queue["RedrivePolicy"] == {"deadLetterTargetArn": {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]},
+                                      "maxReceiveCount": 3}
+    assert queue["SqsManagedSseEnabled"] is True
+    # only the landing bucket may send, and only over TLS
+    statements = resources["IngestQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    allow = [s for s in statements if s["Effect"] == "Allow"]
+    assert [s["Principal"] for s in allow] == [{"Service": "s3.amazonaws.com"}]
+    assert allow[0]["Action"] == "sqs:SendMessage" and "aws:SourceArn" in allow[0]["Condition"]["ArnLike"]
+    assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+               for s in statements)
+    assert (resources["IngestFunction"]["Properties"]["ReservedConcurrentExecutions"]
+            > source["Properties"]["ScalingConfig"]["MaximumConcurrency"])
 
 
 def test_the_moto_stack_builds_the_state_table_and_both_notifications(stack):
@@ -158,9 +183,11 @@ def test_the_moto_stack_builds_the_state_table_and_both_notifications(stack):
         assert env["Variables"]["PIPELINE_STATE_TABLE"] == stack.state_table
         assert env["Variables"]["POWERTOOLS_METRICS_NAMESPACE"] == stack.names["ProjectName"]
     configs = stack.client("s3").get_bucket_notification_configuration(Bucket=stack.landing_bucket)
-    events = {c["Id"]: sorted(c["Events"]) for c in configs["LambdaFunctionConfigurations"]}
-    assert events == {name: ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]
-                      for name in ("Conversions", "Broker", "Reference")}
+    events = sorted((c["Filter"]["Key"]["FilterRules"][0]["Value"], *c["Events"])
+                    for c in configs["QueueConfigurations"])
+    assert events == sorted((p, e) for p in ("conversions/", "broker/", "reference/")
+                            for e in ("s3:ObjectCreated:*", "s3:ObjectRemoved:*"))
+    assert {c["QueueArn"] for c in configs["QueueConfigurations"]} == {stack.names["IngestQueue.Arn"]}
 
 
 def test_the_moto_stack_notifies_ingest_as_s3_does_for_a_versioned_bucket(stack):
@@ -170,7 +197,8 @@ def test_the_moto_stack_notifies_ingest_as_s3_does_for_a_versioned_bucket(stack)
     put = stack.upload(key, "page_category;measurement_category\n")
     deleted = stack.delete(key)
     stack.wait_all()
-    created, removed = [c.event["Records"][0] for c in stack.calls(stack.ingest_function)]
+    created, removed = [json.loads(c.event["Records"][0]["body"])["Records"][0]
+                        for c in stack.calls(stack.ingest_function)]
     assert created["eventName"] == "ObjectCreated:Put" and removed["eventName"] == "ObjectRemoved:DeleteMarkerCreated"
     assert created["s3"]["object"]["versionId"] == put["VersionId"]
     assert deleted["DeleteMarker"] and removed["s3"]["object"]["versionId"] == deleted["VersionId"]

@@ -3,8 +3,10 @@
 The dead-letter queue holds two kinds of message (events/dlq_message_*.json):
   - from the match_days state machine (its Catch): {"source": "match_days", "execution_arn", "input", "error"};
     redriven by starting the state machine again with `input`;
-  - from the ingest Lambda (its async OnFailure destination): {"requestContext", "requestPayload" = the original
-    S3 event, "responseContext", "responsePayload"}; redriven by invoking ingest asynchronously with the payload.
+  - from the ingest queue (its redrive policy, after three failed receives): the S3 notification itself
+    {"Records": [{"eventSource": "aws:s3", ...}]}; redriven by sending it back to the ingest queue. Ingest applies
+    events in S3's order (bcjourney.ingest.versions), so a redriven event older than what was applied since is
+    skipped, not applied over it.
 A message is deleted only after its re-submission was accepted. A message of neither kind, or whose
 re-submission failed, stays in the queue (made visible again at the end of the run) and is reported.
 
@@ -30,11 +32,11 @@ TIME_MARGIN_SECONDS = 15  # one more batch of 10 (receive, 10 re-submissions, de
 class RedriveTargets:
     queue_url: str
     state_machine_arn: str
-    ingest_function_name: str
+    ingest_queue_url: str
 
     @classmethod
     def from_environment(cls) -> "RedriveTargets":
-        names = ("DEAD_LETTER_QUEUE_URL", "MATCH_STATE_MACHINE_ARN", "INGEST_FUNCTION_NAME")
+        names = ("DEAD_LETTER_QUEUE_URL", "MATCH_STATE_MACHINE_ARN", "INGEST_QUEUE_URL")
         missing = [n for n in names if not os.environ.get(n)]
         if missing:
             from .runtime import ConfigurationError
@@ -47,7 +49,7 @@ class RedriveTargets:
 class RedriveReport:
     received: int = 0
     restarted_match_days: int = 0
-    reinvoked_ingest: int = 0
+    resent_to_ingest: int = 0
     left_unknown: int = 0
     left_failed: int = 0
     stopped_early: bool = False
@@ -65,7 +67,9 @@ def classify(body: Any) -> str | None:
         return None
     if body.get("source") == MATCH_DAYS and isinstance(body.get("input"), dict):
         return MATCH_DAYS
-    if isinstance(body.get("requestContext"), dict) and isinstance(body.get("requestPayload"), dict):
+    records = body.get("Records")
+    if (isinstance(records, list) and records and all(isinstance(r, dict) for r in records)
+            and all(r.get("eventSource") == "aws:s3" for r in records)):
         return INGEST
     return None
 
@@ -78,8 +82,8 @@ def execution_name(message_id: str) -> str:
 
 
 def resubmit(kind: str, body: dict, message_id: str, targets: RedriveTargets, *, stepfunctions: Any,
-             lambda_client: Any) -> str:
-    """Re-submit one dead letter; returns what was started (an execution ARN or the function invoked)."""
+             sqs: Any) -> str:
+    """Re-submit one dead letter; returns what was started (an execution ARN or the new message's id)."""
     if kind == MATCH_DAYS:
         try:
             response = stepfunctions.start_execution(stateMachineArn=targets.state_machine_arn,
@@ -89,15 +93,11 @@ def resubmit(kind: str, body: dict, message_id: str, targets: RedriveTargets, *,
             logger.info("dead letter %s was already restarted by an earlier redrive", message_id)
             return f"{targets.state_machine_arn}:{execution_name(message_id)} (already started)"
         return response["executionArn"]
-    response = lambda_client.invoke(FunctionName=targets.ingest_function_name, InvocationType="Event",
-                                    Payload=json.dumps(body["requestPayload"]).encode())
-    if response.get("StatusCode") != 202:
-        raise RuntimeError(f"asynchronous invoke of {targets.ingest_function_name} answered "
-                           f"{response.get('StatusCode')}, not 202")
-    return targets.ingest_function_name
+    response = sqs.send_message(QueueUrl=targets.ingest_queue_url, MessageBody=json.dumps(body))
+    return f"ingest queue message {response['MessageId']}"
 
 
-def redrive(targets: RedriveTargets, *, sqs: Any, stepfunctions: Any, lambda_client: Any, max_messages: int = 10,
+def redrive(targets: RedriveTargets, *, sqs: Any, stepfunctions: Any, max_messages: int = 10,
             wait_seconds: int = 1, seconds_left: Callable[[], float] | None = None) -> RedriveReport:
     """Re-submit up to `max_messages` dead letters. Receives in batches of at most 10 until `max_messages` are
     received, the queue answers empty, or `seconds_left()` (the Lambda's remaining time) drops under a margin;
@@ -131,8 +131,7 @@ def redrive(targets: RedriveTargets, *, sqs: Any, stepfunctions: Any, lambda_cli
                 keep.append(handle)
                 continue
             try:
-                started = resubmit(kind, body, message_id, targets, stepfunctions=stepfunctions,
-                                   lambda_client=lambda_client)
+                started = resubmit(kind, body, message_id, targets, stepfunctions=stepfunctions, sqs=sqs)
             except Exception as exc:  # reported, and the message stays for the next run
                 logger.warning("re-submitting dead letter %s (%s) failed: %s", message_id, kind, exc)
                 report.left_failed += 1
@@ -145,7 +144,7 @@ def redrive(targets: RedriveTargets, *, sqs: Any, stepfunctions: Any, lambda_cli
                 report.restarted_match_days += 1
                 report.executions.append(started)
             else:
-                report.reinvoked_ingest += 1
+                report.resent_to_ingest += 1
             logger.info("dead letter %s (%s) re-submitted: %s", message_id, kind, started)
     for handle in keep:
         sqs.change_message_visibility(QueueUrl=targets.queue_url, ReceiptHandle=handle, VisibilityTimeout=0)
