@@ -24,7 +24,9 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 from bcjourney import layout
+from bcjourney.ingest.service import batch_id_for
 from bcjourney.matching.candidates import Window
+from bcjourney.state import STATE_FOLDER, LocalState
 
 from bcjourney_tools.analysis.local_sql import connect_lake, queries_dir, run_sql
 
@@ -157,6 +159,8 @@ LAKE_QUERIES = ("data_quality_kpis",)
 
 
 def load_quality_reports(lake_dir: Path) -> list[dict]:
+    """The reports of what the lake holds now: per landing key, the report of its live batch, and the newest
+    rejection if one came after it (a replaced or retracted version's report stays on disk as history)."""
     reports = []
     root = Path(lake_dir) / layout.REPORTS
     for path in sorted(root.glob("*/*.json")):
@@ -164,7 +168,22 @@ def load_quality_reports(lake_dir: Path) -> list[dict]:
             reports.append(json.loads(path.read_text(encoding="utf-8")))
         except (OSError, json.JSONDecodeError):
             continue
-    return reports
+    state_root = Path(lake_dir) / STATE_FOLDER
+    if not state_root.is_dir():  # a lake written before versions were recorded: every report is current
+        return reports
+    state = LocalState(state_root)
+    records = {key: state.applied(key) for key in {str(r.get("key")) for r in reports}}
+    current = []
+    for report in reports:
+        record = records.get(str(report.get("key")))
+        if record is None:
+            current.append(report)
+        elif report.get("batch_id") == record.batch_id and not record.deleted:
+            current.append(report)
+        elif record.rejected and report.get("file_rejected") and report.get("batch_id") == batch_id_for(
+                record.key, record.sequencer):
+            current.append(report)
+    return current
 
 
 def load_lake(lake_dir: str | Path) -> LakeData:
