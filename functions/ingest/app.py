@@ -31,7 +31,9 @@ from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idemp
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from bcjourney.days import affected_days
 from bcjourney.ingest.service import FileRejected
+from bcjourney.ingest.sources import UnknownLandingKey, classify_key
 from bcjourney.ingest.versions import Applied, apply_created, apply_removed
+from bcjourney.partners import UnknownPartner
 from bcjourney.runtime import Runtime
 
 logger = Logger()
@@ -62,6 +64,8 @@ def apply_delivery(*, runtime: Runtime, delivery: dict, request_id: str) -> dict
     except FileRejected as rejected:
         kept = "previous version's rows (batch" in str(rejected)
         metrics.add_metric(name="FilesRejected", unit=MetricUnit.Count, value=1)
+        if isinstance(rejected.__cause__, UnknownPartner):  # a partner folder nobody set up: an alarm
+            metrics.add_metric(name="UnknownPartnerFiles", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="ReuploadsRejected", unit=MetricUnit.Count, value=int(kept))
         logger.error("file rejected", extra={"error": str(rejected), "kept_previous_version": kept})
         return {"key": key, "action": "rejected", "error": str(rejected), "kept_previous_version": kept,
@@ -142,6 +146,15 @@ def handle(runtime: Runtime, context: LambdaContext, notification: dict) -> list
     results = []
     for delivery in deliveries(notification):
         logger.append_keys(s3_key=delivery["key"], s3_event=delivery["event"])
+        try:
+            classify_key(delivery["key"])
+        except UnknownLandingKey as not_data:  # a console folder marker, a stray file: nothing to ingest
+            logger.info("not a landing data file: ignored", extra={"reason": str(not_data)})
+            metrics.add_metric(name="KeysIgnored", unit=MetricUnit.Count, value=1)
+            results.append({"key": delivery["key"], "action": "ignored", "reason": str(not_data), "match_days": [],
+                            "execution_arn": None, "request_id": context.aws_request_id,
+                            "sequencer": delivery["sequencer"]})
+            continue
         result = apply_once(runtime=runtime, delivery=delivery, request_id=context.aws_request_id)
         if result["request_id"] != context.aws_request_id:
             logger.info("duplicate delivery: already applied, not run again",

@@ -157,6 +157,7 @@ def _make_journeys(rng: np.random.Generator) -> pd.DataFrame:
     )
     journeys = pd.concat([clicks, unmatched], ignore_index=True)
     journeys = journeys.astype({"is_mobile": "boolean"})
+    journeys["clock_offset_s"] = np.where(journeys["partner"].notna(), 0.0, np.nan)
     return journeys[list(schema.UNIFIED_JOURNEYS.names) + ["dt"]]
 
 

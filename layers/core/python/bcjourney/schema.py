@@ -82,5 +82,8 @@ UNIFIED_JOURNEYS = pa.schema(
         ("conversion_source_line", pa.int64()),
         ("broker_source_file", pa.string()),
         ("broker_source_line", pa.int64()),
+        # seconds taken off registered_at before matching: the partner's clock offset learned that day (0: none;
+        # registration_delay_s is on the aligned time)
+        ("clock_offset_s", pa.float64()),
     ]
 )

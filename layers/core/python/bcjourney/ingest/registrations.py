@@ -5,13 +5,21 @@ from __future__ import annotations
 import pandas as pd
 
 from ..normalize import countries, timestamps, values
+from ..partners import PartnerProfile
 from .rules import Verdicts
 
 
-def normalize_registrations(frame: pd.DataFrame, now: pd.Timestamp | None = None) -> tuple[pd.DataFrame, Verdicts]:
+def normalize_registrations(frame: pd.DataFrame, now: pd.Timestamp | None = None,
+                            profile: PartnerProfile | None = None) -> tuple[pd.DataFrame, Verdicts]:
+    """`profile`: the partner's; its time zone reads timestamps written without an offset (a local time that
+    occurs twice, at the end of summer time, is taken as its first occurrence and flagged; one that does not
+    exist, in the hour skipped, is moved past the gap and flagged), its scale bounds the score."""
     verdicts = Verdicts(frame.index)
-    registered_at, ts_reason = timestamps.parse_timestamps(frame["timestamp"], now=now)
+    zone = profile.zone if profile else None
+    registered_at, ts_reason, local = timestamps.parse_timestamps_in_zone(frame["timestamp"], zone, now=now)
     verdicts.reject(ts_reason.notna(), "invalid_timestamp", "timestamp")
+    verdicts.flag(local.ambiguous, "ambiguous_local_time")
+    verdicts.flag(local.nonexistent, "nonexistent_local_time")
 
     columns = {"registered_at": registered_at}
     for raw_column, prefix in (("country_residency", "residency"), ("ip_country", "ip")):
@@ -23,6 +31,9 @@ def normalize_registrations(frame: pd.DataFrame, now: pd.Timestamp | None = None
         columns[f"{prefix}_country_code"] = code
 
     score, score_ok = values.parse_score(frame["important_score"])
+    if profile is not None:  # outside the partner's scale: junk like '#REF!', kept as no score
+        outside = score.notna() & ((score < profile.score_min) | (score > profile.score_max))
+        score, score_ok = score.mask(outside), score_ok & ~outside
     verdicts.flag(~score_ok, "important_score_invalid")
     columns["important_score"] = score
 

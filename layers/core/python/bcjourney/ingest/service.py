@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from .. import layout, schema
 from ..frames import to_table
+from ..partners import UnknownPartner, load_profile
 from ..progress import report_rows
 from ..storage import Storage
 from . import reader
@@ -68,6 +69,8 @@ def ingest_object(landing: Storage, key: str, lake: Storage, *, version: str | N
     writer.forget_batch()  # a retry of this very batch starts clean
 
     try:
+        if obj.partner and obj.profile is None:
+            load_profile(obj.partner)  # raises UnknownPartner, saying how to add one
         with landing.open_read(key, version) as stream:
             opened = reader.read_chunks(stream, block_bytes, prefetch=True)
             names = canonical_header(opened.header, obj.contract)  # before any row: an empty file is judged too
@@ -79,7 +82,7 @@ def ingest_object(landing: Storage, key: str, lake: Storage, *, version: str | N
                                   "delimiter": fmt.delimiter, "bom": fmt.has_bom}
             if fmt.redecided_at_line:
                 report.file_format["encoding_redecided_at_line"] = fmt.redecided_at_line
-    except (reader.UnreadableFile, HeaderMismatch, DayTooLarge) as exc:
+    except (reader.UnreadableFile, HeaderMismatch, DayTooLarge, UnknownPartner) as exc:
         writer.reject_file(str(exc), landing)
         report.file_rejected = str(exc)
         report.kept_previous_batch = previous_batch

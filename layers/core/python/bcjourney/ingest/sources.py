@@ -5,13 +5,15 @@ Ingest itself asks the contract and names no source: a new kind of file is one m
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
 from typing import Callable
 
 import pandas as pd
 import pyarrow as pa
 
 from .. import layout, schema
+from ..partners import PartnerProfile, UnknownPartner, load_profile
 from .conversions import normalize_conversions
 from .mapping import normalize_mapping
 from .registrations import normalize_registrations
@@ -67,13 +69,21 @@ REFERENCE = SourceContract(
 _PARTNER_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 
+def broker_contract(profile: PartnerProfile) -> SourceContract:
+    """The broker contract as one partner's profile adapts it: its header names, its time zone, its score scale."""
+    return replace(BROKER, aliases={**BROKER.aliases, **profile.aliases},
+                   normalize=partial(normalize_registrations, profile=profile))
+
+
 @dataclass(frozen=True)
 class LandingObject:
-    """What a landing key is: its source contract, the partner (broker files) and the quarantine source name."""
+    """What a landing key is: its source contract, the partner (broker files) and the quarantine source name.
+    `profile` is the partner's (None for other sources, and for a partner that has none: ingest rejects it)."""
 
     key: str
     contract: SourceContract
     partner: str | None = None
+    profile: PartnerProfile | None = None
 
     @property
     def source(self) -> str:
@@ -92,20 +102,29 @@ class HeaderMismatch(ValueError):
     """The header lacks a column the source's contract requires."""
 
 
+DATA_SUFFIXES = (".csv", ".csv.gz")  # what the landing area takes (the S3 notifications filter on them too)
+
+
 def classify_key(key: str) -> LandingObject:
-    """What a landing key is; sub-folders are allowed (e.g. conversions/2024/04/batch.csv)."""
+    """What a landing key is; sub-folders are allowed (e.g. conversions/2024/04/batch.csv). UnknownLandingKey for
+    anything else: a console folder marker ('broker/acme/'), a hidden or non-CSV file, a key outside the areas."""
     name = key.rsplit("/", 1)[-1]
     if key == layout.REFERENCE_MAPPING_KEY:
         return LandingObject(key, REFERENCE)
-    if name and not name.startswith("."):
+    if name and not name.startswith(".") and name.lower().endswith(DATA_SUFFIXES):
         if key.startswith(layout.CONVERSIONS_PREFIX):
             return LandingObject(key, CONVERSIONS)
         parts = key[len(layout.BROKER_PREFIX):].split("/") if key.startswith(layout.BROKER_PREFIX) else []
         if len(parts) >= 2 and _PARTNER_NAME.match(parts[0]):
-            return LandingObject(key, BROKER, partner=parts[0])
+            try:
+                profile = load_profile(parts[0])
+            except UnknownPartner:
+                return LandingObject(key, BROKER, partner=parts[0])
+            return LandingObject(key, broker_contract(profile), partner=parts[0], profile=profile)
     raise UnknownLandingKey(
         f"{key!r} is not a landing key: expected conversions/<file>, broker/<partner>/<file> "
-        f"(partner in lower case letters, digits, '-' or '_') or {layout.REFERENCE_MAPPING_KEY}"
+        f"(partner in lower case letters, digits, '-' or '_'; files {' or '.join(DATA_SUFFIXES)}) or "
+        f"{layout.REFERENCE_MAPPING_KEY}"
     )
 
 

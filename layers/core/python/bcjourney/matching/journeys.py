@@ -26,7 +26,7 @@ CLICK_COLUMNS = {  # unified column <- curated conversions column
 REGISTRATION_COLUMNS = {  # unified column <- curated registrations column (plus the partner from the path)
     "partner": "partner", "registered_at": "registered_at", "ip_country_code": "ip_country_code",
     "residency_country_code": "residency_country_code", "important_score": "important_score",
-    "broker_source_file": "source_file", "broker_source_line": "source_line",
+    "broker_source_file": "source_file", "broker_source_line": "source_line", "clock_offset_s": "clock_offset_s",
 }
 
 
@@ -118,7 +118,10 @@ def _unified(columns: dict[str, pa.Array], mapping: pa.Table) -> pa.Table:
     """Add the derived columns (delay, page category) and order everything as the contract says."""
     registered = pc.cast(columns["registered_at"], pa.int64())
     converted = pc.cast(columns["converted_at"], pa.int64())
-    columns["registration_delay_s"] = pc.divide(pc.cast(pc.subtract(registered, converted), pa.float64()), 1000.0)
+    delay = pc.divide(pc.cast(pc.subtract(registered, converted), pa.float64()), 1000.0)
+    offset = columns["clock_offset_s"]
+    columns["registration_delay_s"] = pc.subtract(delay, pc.if_else(pc.is_null(registered), offset,
+                                                                      pc.fill_null(offset, 0.0)))
     category = columns["measurement_category"]
     page = pc.take(mapping.column("page_category"),
                    pc.index_in(category, value_set=mapping.column("measurement_category").combine_chunks()))

@@ -7,7 +7,7 @@ on one machine the runner hands it batches of days.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -18,18 +18,23 @@ from .. import layout, schema
 from ..days import affected_days, neighbour_days
 from ..ingest.conversions import first_of_each_id
 from ..layout import partition_values
+from ..partners import UnknownPartner, load_profile
 from ..state import DayBusy, PipelineState
 from ..storage import Storage
+from .clock import ClockEstimate, estimate_offset
 from .inputs import MatchInputs, column_milliseconds
 from .journeys import CLICK_COLUMNS, REGISTRATION_COLUMNS, journey_tables
 from .linker import Links, MatchSettings, link
+from .overlaps import first_copies
 
 logger = logging.getLogger(__name__)
+
+DAY_MS = 86_400_000
 
 # The curated columns matching and the unified dataset use: the others are never read
 CLICK_COLUMNS_READ = pa.schema([schema.CURATED_CONVERSIONS.field(c) for c in CLICK_COLUMNS.values()])
 REGISTRATION_COLUMNS_READ = pa.schema([schema.CURATED_REGISTRATIONS.field(c) for c in REGISTRATION_COLUMNS.values()
-                                       if c != "partner"])
+                                       if c not in ("partner", "clock_offset_s")])
 
 # Days a backfill matches per pass, at most: each pass also reads two days of clicks either side, so longer passes
 # read less twice, but memory grows with the pass and past about 8 days the bench gets no faster
@@ -45,6 +50,7 @@ class DayResult:
     unmatched_registrations: int
     rows_written: int
     superseded: bool = False  # a newer generation of the day's inputs appeared while matching: not written
+    clock: list[dict] = field(default_factory=list)  # per partner: the clock offset learned (clock.ClockEstimate)
 
     def as_dict(self) -> dict:
         return self.__dict__.copy()
@@ -65,7 +71,7 @@ def load_clicks(lake: Storage, days: list[str]) -> pa.Table:
 
 def load_registrations(lake: Storage, days: list[str]) -> pa.Table:
     """The curated registrations of those days from every partner, with a partner column, in time order
-    (then file and line order)."""
+    (then file and line order); a row an overlapping export re-sent counts once (overlaps.first_copies)."""
     wanted = set(days)
     tables = []
     keys = [k for k in lake.list_keys(layout.CURATED_REGISTRATIONS) if k.endswith(".parquet")]
@@ -80,6 +86,10 @@ def load_registrations(lake: Storage, days: list[str]) -> pa.Table:
     if not tables:
         return REGISTRATION_COLUMNS_READ.append(pa.field("partner", pa.string())).empty_table()
     table = pa.concat_tables(tables)
+    keep = first_copies(table)  # rows re-sent by an overlapping export count once
+    if keep is not None:
+        logger.info("merged %s partner rows re-sent in overlapping exports", int((~keep).sum()))
+        table = table.filter(pa.array(keep))
     files, _ = pd.factorize(table.column("source_file").to_pandas(types_mapper=pd.ArrowDtype), sort=True)
     return _in_order(table, column_milliseconds(table.column("registered_at")), files,
                      table.column("source_line").to_numpy())
@@ -128,16 +138,19 @@ def match_days(lake: Storage, days: list[str], settings: MatchSettings = DEFAULT
     # reach one more day out. Everything a neighbour's run decides about a day it decides the same way.
     clicks = load_clicks(lake, sorted({n for d in days for n in neighbour_days(d, reach=2)}))
     registrations = load_registrations(lake, affected_days(days))
-    links = link(MatchInputs.from_tables(clicks, registrations), settings)
+    inputs, registrations, estimates = align_partner_clocks(MatchInputs.from_tables(clicks, registrations),
+                                                            registrations)
+    links = link(inputs, settings)
     by_day = journey_tables(days, clicks, registrations, links, load_mapping(lake))
+    clock = {day: [e.as_dict() for e in estimates if e.day == day] for day in days}
     if state is None:
-        return [_write_day(lake, day, by_day[day], links) for day in days]
+        return [_write_day(lake, day, by_day[day], links, clock[day]) for day in days]
     results, busy = [], []
     for day in days:
         try:
             with state.commit_day(day, generations[day], lease_seconds) as newest:
                 if newest:
-                    results.append(_write_day(lake, day, by_day[day], links))
+                    results.append(_write_day(lake, day, by_day[day], links, clock[day]))
                 else:
                     logger.info("day %s: its inputs changed while matching; the newer run writes it", day)
                     results.append(DayResult(day, 0, 0, 0, 0, 0, superseded=True))
@@ -148,7 +161,48 @@ def match_days(lake: Storage, days: list[str], settings: MatchSettings = DEFAULT
     return results
 
 
-def _write_day(lake: Storage, day: str, journeys: pa.Table, links: Links) -> DayResult:
+def align_partner_clocks(inputs: MatchInputs, registrations: pa.Table
+                         ) -> tuple[MatchInputs, pa.Table, list[ClockEstimate]]:
+    """Learn each partner's clock offset per registration day (bcjourney.matching.clock) and, where its profile
+    says apply, match on the aligned times: registrations re-sorted by them, and a clock_offset_s column."""
+    partners = registrations.column("partner").to_numpy(zero_copy_only=False)
+    day_numbers = np.floor_divide(inputs.registration_times, DAY_MS)
+    shift = np.zeros(len(partners), dtype=np.int64)
+    estimates = []
+    for partner in sorted(set(partners)):
+        of_partner = partners == partner
+        policy = _clock_policy(str(partner))
+        for number in np.unique(day_numbers[of_partner]):
+            rows = np.flatnonzero(of_partner & (day_numbers == number))
+            day = pd.Timestamp(int(number) * DAY_MS, unit="ms").strftime("%Y-%m-%d")
+            estimate = estimate_offset(inputs.click_times, inputs.click_country, inputs.registration_times[rows],
+                                       inputs.ip_country[rows], str(partner), day)
+            if estimate.found and policy == "apply":
+                shift[rows] = estimate.offset_s * 1000
+                estimate = replace(estimate, applied=True)
+            if estimate.found:
+                logger.warning("partner %s on %s: clock %+d s off (z %.0f)%s", partner, day, estimate.offset_s,
+                               estimate.z, "; applied" if estimate.applied else f"; not applied ({policy})")
+            estimates.append(estimate)
+    offsets = pa.array(shift / 1000.0, pa.float64())
+    if not shift.any():
+        return inputs, registrations.append_column("clock_offset_s", offsets), estimates
+    aligned = inputs.registration_times - shift
+    files, _ = pd.factorize(registrations.column("source_file").to_pandas(types_mapper=pd.ArrowDtype), sort=True)
+    order = np.lexsort((registrations.column("source_line").to_numpy(), files, aligned))
+    registrations = registrations.append_column("clock_offset_s", offsets).take(order)
+    return replace(inputs, registration_times=aligned[order], ip_country=inputs.ip_country[order],
+                   residency_country=inputs.residency_country[order]), registrations, estimates
+
+
+def _clock_policy(partner: str) -> str:
+    try:
+        return load_profile(partner).clock_alignment
+    except UnknownPartner:  # rows ingested before profiles existed
+        return "apply"
+
+
+def _write_day(lake: Storage, day: str, journeys: pa.Table, links: Links, clock: list[dict]) -> DayResult:
     """Replace the day's unified partition (late data re-matches a day: no duplicates, no stale links)."""
     prefix = f"{layout.UNIFIED_JOURNEYS}dt={day}/"
     stale = lake.list_keys(prefix)
@@ -164,4 +218,4 @@ def _write_day(lake: Storage, day: str, journeys: pa.Table, links: Links) -> Day
     model = links.models.get(day)
     logger.info("matched day %s: %s conversions, %s linked, model %s", day, own_conversions, linked,
                 model.describe() if model else None)
-    return DayResult(day, own_conversions, linked + unmatched, linked, unmatched, journeys.num_rows)
+    return DayResult(day, own_conversions, linked + unmatched, linked, unmatched, journeys.num_rows, clock=clock)

@@ -12,6 +12,9 @@ Fractions below the millisecond are truncated.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -42,10 +45,57 @@ _DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], d
 
 def parse_timestamps(values: pd.Series, now: pd.Timestamp | None = None) -> tuple[pd.Series, pd.Series]:
     """Return (naive UTC datetime64[ms] Series, reason Series: None if fine, else why it was rejected),
-    both on the index of `values`."""
+    both on the index of `values`. A value without an offset is read as UTC."""
+    parsed, reason, _ = parse_timestamps_in_zone(values, None, now)
+    return parsed, reason
+
+
+@dataclass(frozen=True)
+class LocalTimes:
+    """Which values were local times that a DST change makes doubtful (boolean Series on the values' index)."""
+
+    ambiguous: pd.Series  # occurs twice (the hour repeated when summer time ends): the first taken
+    nonexistent: pd.Series  # does not exist (the hour skipped when it starts): moved forward past the gap
+
+
+def parse_timestamps_in_zone(values: pd.Series, zone: ZoneInfo | None, now: pd.Timestamp | None = None
+                             ) -> tuple[pd.Series, pd.Series, LocalTimes]:
+    """As parse_timestamps, with values written without an offset read as wall-clock time in `zone` (None: UTC)."""
     now = now or pd.Timestamp.now(tz="UTC").tz_localize(None)
+    millis, reason, naive = _parse_millis(values)
+    ambiguous = np.zeros(len(millis), dtype=bool)
+    nonexistent = np.zeros(len(millis), dtype=bool)
+    local = np.flatnonzero(naive & (reason == _FINE))
+    if zone is not None and len(local):
+        millis[local], ambiguous[local], nonexistent[local] = _local_to_utc(millis[local], zone)
+    ok = reason == _FINE
+    reason[ok & (millis < _ms(EARLIEST))] = _CODES[TOO_EARLY]
+    reason[ok & (millis > _ms(now + FUTURE_SLACK))] = _CODES[TOO_LATE]
+    ok = reason == _FINE
+    result = np.where(ok, millis, np.iinfo(np.int64).min).view("datetime64[ms]")  # int64 min is NaT
+    index = values.index
+    return (pd.Series(result, index=index, dtype="datetime64[ms]"),
+            pd.Series(_REASONS[reason], index=index, dtype="object"),
+            LocalTimes(pd.Series(ambiguous & ok, index=index), pd.Series(nonexistent & ok, index=index)))
+
+
+def _local_to_utc(wall_ms: np.ndarray, zone: ZoneInfo) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(UTC epoch ms, ambiguous, nonexistent) of wall-clock times in `zone`."""
+    wall = pd.DatetimeIndex(wall_ms.view("datetime64[ms]"))
+    first = np.ones(len(wall), dtype=bool)  # for an ambiguous time: the summer (first) occurrence
+    utc = wall.tz_localize(zone, ambiguous=first, nonexistent="shift_forward")
+    strict = wall.tz_localize(zone, ambiguous="NaT", nonexistent="NaT")
+    doubtful = np.asarray(strict.isna())
+    nonexistent = doubtful & np.asarray(wall.tz_localize(zone, ambiguous=first, nonexistent="NaT").isna())
+    as_ms = utc.tz_convert("UTC").tz_localize(None).as_unit("ms").asi8
+    return as_ms, doubtful & ~nonexistent, nonexistent
+
+
+def _parse_millis(values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(epoch ms as if UTC, reason codes, which values had no offset: wall-clock time) before the bounds."""
     text = pc.utf8_trim_whitespace(pc.fill_null(arrow_strings(values), ""))
     millis = np.zeros(len(text), dtype=np.int64)
+    naive = np.zeros(len(text), dtype=bool)
     reason = np.full(len(text), _CODES[UNPARSEABLE], dtype=np.int8)
     reason[np.asarray(pc.equal(text, "").to_numpy(zero_copy_only=False))] = _CODES[MISSING]
 
@@ -57,6 +107,7 @@ def parse_timestamps(values: pd.Series, now: pd.Timestamp | None = None) -> tupl
             fixed, fields = fixed[shaped], tuple(f[shaped] for f in fields)
         millis[fixed], possible = _utc_millis(*fields)
         reason[fixed] = np.where(possible, _FINE, _CODES[IMPOSSIBLE])
+        naive[fixed] = True
     pending = reason == _CODES[UNPARSEABLE]
     whole = pending & np.asarray(pc.fill_null(pc.and_(pc.ascii_is_decimal(text), pc.less_equal(
         pc.binary_length(text), 16)), False).to_numpy(zero_copy_only=False), dtype=bool)
@@ -72,17 +123,14 @@ def parse_timestamps(values: pd.Series, now: pd.Timestamp | None = None) -> tupl
         matched = _matched(parts)
         where = np.flatnonzero(pending)[matched]
         if len(where):
-            millis[where], possible = to_millis(pc.filter(parts, pa.array(matched)))
+            found = pc.filter(parts, pa.array(matched))
+            millis[where], possible = to_millis(found)
             reason[where] = np.where(possible, _FINE, _CODES[IMPOSSIBLE])
             pending[where] = False
-
-    ok = reason == _FINE
-    reason[ok & (millis < _ms(EARLIEST))] = _CODES[TOO_EARLY]
-    reason[ok & (millis > _ms(now + FUTURE_SLACK))] = _CODES[TOO_LATE]
-    ok = reason == _FINE
-    result = np.where(ok, millis, np.iinfo(np.int64).min).view("datetime64[ms]")  # int64 min is NaT
-    return (pd.Series(result, index=values.index, dtype="datetime64[ms]"),
-            pd.Series(_REASONS[reason], index=values.index, dtype="object"))
+            if pattern is _CALENDAR:  # no 'Z' and no offset: wall-clock time
+                naive[where] = (np.asarray(pc.equal(found.field("z"), "").to_numpy(zero_copy_only=False))
+                                & np.asarray(pc.equal(found.field("sign"), "").to_numpy(zero_copy_only=False)))
+    return millis, reason, naive
 
 
 def _matched(parts: pa.StructArray) -> np.ndarray:
