@@ -57,6 +57,11 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     metrics.add_metric(name="RegistrationsUnmatched", unit=MetricUnit.Count,
                        value=sum(r.unmatched_registrations for r in results))
     metrics.add_metric(name="SupersededDays", unit=MetricUnit.Count, value=sum(r.superseded for r in results))
+    clocks = [c for r in results for c in r.clock if c["found"]]
+    metrics.add_metric(name="ClockOffsetsFound", unit=MetricUnit.Count, value=len(clocks))  # alarmed
+    metrics.add_metric(name="ClockOffsetsApplied", unit=MetricUnit.Count, value=sum(c["applied"] for c in clocks))
+    for clock in clocks:
+        logger.warning("partner clock off", extra=clock)
     if "days" in event:
         return {"days": [r.as_dict() for r in results]}
     return results[0].as_dict()

@@ -68,6 +68,8 @@ def _format_summary(summary, lake: Path) -> str:
     share = f" ({summary.linked / summary.registrations:.1%})" if summary.registrations else ""
     lines.append(f"registrations linked: {summary.linked:,} of {summary.registrations:,}{share} "
                  f"over {len(summary.days)} day partitions")
+    for line in _clock_lines(summary.days):
+        lines.append(line)
     if summary.unchanged:
         lines.append(f"unchanged since the last run, not ingested again: {len(summary.unchanged)} file(s) "
                      "(--reingest to force)")
@@ -83,14 +85,37 @@ def _format_summary(summary, lake: Path) -> str:
     return "\n".join(lines)
 
 
+def _clock_lines(days: list[dict]) -> list[str]:
+    """One line per partner whose clock was found off: by how much, on how many days, and what was done."""
+    found: dict[str, list[dict]] = {}
+    for day in days:
+        for estimate in day.get("clock", []):
+            if estimate["found"]:
+                found.setdefault(estimate["partner"], []).append(estimate)
+    lines = []
+    for partner, estimates in sorted(found.items()):
+        offsets = sorted({e["offset_s"] for e in estimates})
+        shown = ", ".join(f"{o:+d} s" for o in offsets[:4]) + (" ..." if len(offsets) > 4 else "")
+        done = "applied before matching" if all(e["applied"] for e in estimates) else (
+            "NOT applied (its profile says warn or off)" if not any(e["applied"] for e in estimates)
+            else "applied where its profile allowed")
+        lines.append(f"warning: partner {partner}'s clock is off by {shown} on {len(estimates)} day(s): {done}")
+        notes = sorted({e["note"] for e in estimates if e["note"]})
+        if notes:
+            lines.append(f"  {partner} writes local time: declare its time zone in bcjourney/partners/{partner}.toml")
+    return lines
+
+
 def cmd_generate(args) -> int:
-    from .generate import generate
+    from .generate import PartnerBehaviour, generate
 
     tqdm = _bar_factory()
     total = args.days * args.per_day
     bar = tqdm(total=total, desc="rows generated", unit_scale=True, file=sys.stderr, leave=False) if tqdm else None
-    summary = generate(Path(args.out), days=args.days, per_day=args.per_day, seed=args.seed,
-                       progress=bar.update if bar else None)
+    behaviour = PartnerBehaviour(clock_offset_s=args.clock_offset, time_zone=args.partner_time_zone,
+                                 overlap_hours=args.overlap_hours)
+    summary = generate(Path(args.out), days=args.days, per_day=args.per_day, seed=args.seed, partner=args.partner,
+                       progress=bar.update if bar else None, partner_behaviour=behaviour)
     if bar:
         bar.close()
     for name, value in summary.items():
@@ -156,6 +181,13 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--days", type=int, default=7)
     gen.add_argument("--per-day", type=int, default=1700)
     gen.add_argument("--seed", type=int, default=42)
+    gen.add_argument("--partner", default="acme", help="the partner's name (its profile: bcjourney/partners/)")
+    gen.add_argument("--clock-offset", type=int, default=0, metavar="SECONDS",
+                     help="the partner's clock runs this much fast (negative: slow)")
+    gen.add_argument("--partner-time-zone", default=None, metavar="ZONE",
+                     help="the partner writes naive local time of this IANA zone (e.g. Europe/Budapest)")
+    gen.add_argument("--overlap-hours", type=float, default=0.0,
+                     help="each partner export re-sends the previous export's rows of its last hours")
     gen.set_defaults(func=cmd_generate)
 
     query = sub.add_parser("query", help="run an athena_queries/ file locally (DuckDB), as Athena would")

@@ -23,6 +23,7 @@ function of the arguments: the same seed gives the same bytes.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -51,6 +52,7 @@ from .sampling import _concat, _rows, _State, _take
 from .writers import _str, _write_broker, _write_conversions
 
 __all__ = [
+    "PartnerBehaviour",
     "generate",
     "COUNTRIES",
     "CLICK_TO_IP_COUNTRY",
@@ -83,8 +85,12 @@ def generate(
     partner_from: str | None = None,
     bursts_per_day: float = _BURSTS_PER_DAY,
     anomaly_rate: float = _ANOMALY_RATE,
+    partner_behaviour: PartnerBehaviour | None = None,
 ) -> dict:
     """Write a landing folder of ``days`` days of synthetic clicks and one partner's registrations.
+
+    ``partner_behaviour``: how the partner's export departs from the plain one (a fast clock, naive local time,
+    exports overlapping the previous day's); truth.csv stays the truth, line by line of what was written.
 
     ``registration_rate``: share of (human) clicks after ``partner_from`` that lead to a registration.
     ``partner_from``: when the partner's export starts (a timestamp string, UTC); default: ``start``.
@@ -115,7 +121,8 @@ def generate(
                 continue  # the partner's export has not started yet
             form = _partner_file_form(rng, first_partner_file)
             first_partner_file = False
-            _write_partner_day(out, truth, partner, day_start, today, form, summary)
+            _write_partner_day(out, truth, partner, day_start, today, form, summary,
+                               partner_behaviour or PartnerBehaviour(), st)
     summary["dropped_after_cutoff"] = _rows(st.carry)
     return summary
 
@@ -187,10 +194,31 @@ def _partner_file_form(rng: np.random.Generator, first: bool) -> str:
     return "crlf" if u < 0.2 else "crlf-noeol" if u < 0.3 else "lf"
 
 
-def _write_partner_day(out: Path, truth, partner: str, day_start: int, today: dict, form: str, summary: dict) -> None:
+@dataclass(frozen=True)
+class PartnerBehaviour:
+    clock_offset_s: int = 0  # the partner's clock runs this much fast (negative: slow)
+    time_zone: str | None = None  # writes naive local time of this IANA zone instead of Unix seconds
+    overlap_hours: float = 0.0  # each export re-sends the previous export's rows of its last hours
+
+
+def _write_partner_day(out: Path, truth, partner: str, day_start: int, today: dict, form: str, summary: dict,
+                       behaviour: PartnerBehaviour, st: _State) -> None:
     """The partner's file of the day and its lines of truth.csv."""
     key = f"broker/{partner}/registrations_{pd.Timestamp(day_start, unit='s').strftime('%Y%m%d')}.csv"
-    _write_broker(out / key, today, form)
+    previous, st.last_export = st.last_export, today
+    if behaviour.overlap_hours and _rows(previous):
+        resent = np.flatnonzero(previous["ts"] >= day_start - behaviour.overlap_hours * 3600)
+        today = _concat([_take(previous, resent), today]) if len(resent) else today
+        summary["resent_rows"] = summary.get("resent_rows", 0) + len(resent)
+    written = dict(today)
+    if _rows(today):
+        stamp = today["ts"] + behaviour.clock_offset_s
+        if behaviour.time_zone:
+            local = pd.to_datetime(stamp, unit="s", utc=True).tz_convert(behaviour.time_zone)
+            written["ts"] = np.asarray(local.strftime("%Y-%m-%d %H:%M:%S"), dtype=object)
+        else:
+            written["ts"] = stamp
+    _write_broker(out / key, written, form)
     n_today = _rows(today)
     summary["file_keys"]["broker"].append(key)
     summary["files"]["broker"] += 1

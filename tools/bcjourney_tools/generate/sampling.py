@@ -117,6 +117,7 @@ class _State:
     pool_mobile: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))
     # registrations whose timestamp falls on a later day than their click
     carry: _Frame = field(default_factory=dict)
+    last_export: _Frame = field(default_factory=dict)  # the partner's previous export (re-sent in part on overlap)
 
 
 _POOL_MAX = 20_000

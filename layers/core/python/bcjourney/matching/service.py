@@ -172,17 +172,26 @@ def align_partner_clocks(inputs: MatchInputs, registrations: pa.Table
     for partner in sorted(set(partners)):
         of_partner = partners == partner
         policy = _clock_policy(str(partner))
+        by_day: dict[int, tuple[np.ndarray, ClockEstimate]] = {}
         for number in np.unique(day_numbers[of_partner]):
             rows = np.flatnonzero(of_partner & (day_numbers == number))
             day = pd.Timestamp(int(number) * DAY_MS, unit="ms").strftime("%Y-%m-%d")
-            estimate = estimate_offset(inputs.click_times, inputs.click_country, inputs.registration_times[rows],
-                                       inputs.ip_country[rows], str(partner), day)
+            by_day[int(number)] = rows, estimate_offset(
+                inputs.click_times, inputs.click_country, inputs.registration_times[rows], inputs.ip_country[rows],
+                str(partner), day)
+        for number, (rows, estimate) in by_day.items():
+            if not estimate.found:  # too few rows that day (an export's edge): a clock does not jump, take a
+                near = [by_day[n][1] for n in (number - 1, number + 1) if n in by_day and by_day[n][1].found]
+                if near:  # neighbour's
+                    estimate = replace(estimate, offset_s=near[0].offset_s, found=True,
+                                       note=near[0].note or f"too few rows: the offset of {near[0].day}")
             if estimate.found and policy == "apply":
                 shift[rows] = estimate.offset_s * 1000
                 estimate = replace(estimate, applied=True)
             if estimate.found:
-                logger.warning("partner %s on %s: clock %+d s off (z %.0f)%s", partner, day, estimate.offset_s,
-                               estimate.z, "; applied" if estimate.applied else f"; not applied ({policy})")
+                logger.warning("partner %s on %s: clock %+d s off (z %.0f)%s", partner, estimate.day,
+                               estimate.offset_s, estimate.z,
+                               "; applied" if estimate.applied else f"; not applied ({policy})")
             estimates.append(estimate)
     offsets = pa.array(shift / 1000.0, pa.float64())
     if not shift.any():

@@ -1,0 +1,84 @@
+"""Partners as they really are, each generated with truth (bcjourney generate's partner behaviours) and run through
+`bcjourney run`: a clock tens of seconds off, naive local time with a summer-time change inside the export
+(declared in the partner's profile, or not), exports that overlap. Each must link within 0.005 F1 of the plain
+partner on the same clicks; the real data's figures must not move (tests/e2e/test_end_to_end.py's checksum)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from bcjourney_tools.evaluation import evaluate, read_journeys
+from bcjourney_tools.generate import PartnerBehaviour, generate
+from bcjourney_tools.local.runner import run
+
+START = "2024-03-28"  # a week with the European summer-time change (31 March) inside it
+F1_MARGIN = 0.005
+
+
+def linked(tmp_path, name: str, partner: str, behaviour: PartnerBehaviour):
+    landing, lake = tmp_path / name / "landing", tmp_path / name / "lake"
+    generated = generate(landing, days=7, per_day=1700, seed=42, start=START, partner=partner,
+                         partner_behaviour=behaviour)
+    summary = run(landing, lake, workers=2)
+    assert summary.failed == []
+    return evaluate(read_journeys(str(lake)), pd.read_csv(landing / "truth.csv")), summary, generated
+
+
+@pytest.fixture(scope="module")
+def plain(tmp_path_factory):
+    evaluation, _, _ = linked(tmp_path_factory.mktemp("plain"), "plain", "acme", PartnerBehaviour())
+    assert evaluation.f1 > 0.99
+    return evaluation
+
+
+def clock_of(summary) -> list[dict]:
+    """The clock estimates of the days the export covers (not the few rows a shifted clock pushes past its ends)."""
+    return [c for day in summary.days for c in day["clock"] if c["registrations"] >= 100]
+
+
+@pytest.mark.parametrize("offset", [30, -20])
+def test_a_partner_clock_off_by_tens_of_seconds_is_learned_and_applied(tmp_path, plain, offset):
+    evaluation, summary, _ = linked(tmp_path, "clock", "acme", PartnerBehaviour(clock_offset_s=offset))
+    assert evaluation.f1 >= plain.f1 - F1_MARGIN, (evaluation.f1, plain.f1)
+    estimates = clock_of(summary)
+    assert estimates and all(e["found"] and e["applied"] and e["offset_s"] == offset for e in estimates)
+    journeys = read_journeys(str(tmp_path / "clock" / "lake"))
+    regs = journeys[journeys["partner"].notna()]
+    assert (regs["clock_offset_s"] == offset).all(), "every registration records the offset taken off"
+    pairs = regs[regs["conversion_id"].notna()]
+    raw = (pairs["registered_at"] - pairs["converted_at"]).dt.total_seconds()
+    assert (pairs["registration_delay_s"] == raw - offset).all(), "the delay is on the aligned time"
+    assert pairs["registration_delay_s"].median() < 3
+
+
+def test_a_clock_offset_is_only_reported_where_the_profile_says_warn(tmp_path, plain):
+    evaluation, summary, _ = linked(tmp_path, "warn", "zeta", PartnerBehaviour(clock_offset_s=30,
+                                                                               time_zone="Europe/Budapest"))
+    estimates = clock_of(summary)
+    assert estimates and all(e["found"] and not e["applied"] and e["offset_s"] == 30 for e in estimates)
+    assert evaluation.recall < plain.recall - 0.02, "not applied: the links suffer, as the warning says"
+
+
+def test_local_time_declared_in_the_profile_is_read_with_its_summer_time_change(tmp_path, plain):
+    evaluation, summary, _ = linked(tmp_path, "declared", "zeta", PartnerBehaviour(time_zone="Europe/Budapest"))
+    assert evaluation.f1 >= plain.f1 - F1_MARGIN, (evaluation.f1, plain.f1)
+    assert not any(e["found"] for e in clock_of(summary)), "read right, nothing to align"
+
+
+def test_local_time_not_declared_is_detected_as_whole_hours_and_said(tmp_path, plain):
+    evaluation, summary, _ = linked(tmp_path, "detected", "acme", PartnerBehaviour(time_zone="Europe/Budapest"))
+    assert evaluation.f1 >= plain.f1 - F1_MARGIN, (evaluation.f1, plain.f1)
+    by_day = {e["day"]: e for e in clock_of(summary)}
+    assert by_day["2024-03-29"]["offset_s"] == 3600 and by_day["2024-04-02"]["offset_s"] == 7200
+    assert all("writes local time" in e["note"] for e in by_day.values() if e["found"])
+
+
+def test_overlapping_exports_count_each_registration_once(tmp_path, plain):
+    evaluation, summary, generated = linked(tmp_path, "overlap", "acme", PartnerBehaviour(overlap_hours=6))
+    assert generated["resent_rows"] > 1000
+    assert evaluation.registrations == plain.registrations, "no re-sent row became a registration"
+    assert evaluation.f1 >= plain.f1 - F1_MARGIN, (evaluation.f1, plain.f1)
+    journeys = read_journeys(str(tmp_path / "overlap" / "lake"))
+    regs = journeys[journeys["partner"].notna()]
+    assert not regs.duplicated(["registered_at", "ip_country_code", "residency_country_code", "important_score",
+                                "conversion_id"]).any()
