@@ -17,7 +17,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from bcjourney.matching.service import match_days
-from bcjourney.runtime import Runtime, TransientMatchError, transient_cause
+from bcjourney.runtime import DayBusyError, Runtime, TransientMatchError, transient_cause
 from bcjourney.state import DayBusy
 
 logger = Logger()
@@ -45,7 +45,7 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     except DayBusy as busy:
         metrics.add_metric(name="DaysBusy", unit=MetricUnit.Count, value=1)
         logger.info("another run is writing the day; the state machine will retry", extra={"cause": str(busy)})
-        raise TransientMatchError(str(busy)) from busy
+        raise DayBusyError(str(busy)) from busy
     except Exception as exc:
         cause = transient_cause(exc)
         if cause is None:

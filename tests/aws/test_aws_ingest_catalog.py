@@ -94,7 +94,9 @@ def test_an_upload_lands_as_curated_parquet_that_the_glue_tables_see(stack):
 def test_the_ingest_event_is_what_s3_sends_and_the_template_filters(stack):
     """Only the three prefixes notify ingest; a key with a space arrives URL-encoded and is decoded."""
     stack.upload("elsewhere/readme.txt", "not for the pipeline")
-    assert stack.calls(stack.ingest_function) == []
+    stack.upload("broker/acme/", "")  # the S3 console's "create folder"
+    stack.upload("conversions/notes.txt", "not a data file")
+    assert stack.calls(stack.ingest_function) == [], "filtered at the source: no event at all"
     stack.upload("broker/acme/day one.csv", LANDING["broker/acme/registrations.csv"])
     (call,) = stack.calls(stack.ingest_function)
     (message,) = call.event["Records"]  # from the ingest queue: the S3 notification is the message's body

@@ -9,7 +9,7 @@ import time
 import pytest
 from bcjourney.state import DayBusy, DynamoDBState
 from bcjourney_tools.local.handlers import LocalLambdaContext
-from moto_stack import LANDING
+from moto_stack import LANDING, REPO
 
 CLICKS, PARTNER, MAPPING = ("conversions/clicks 2024-04-01.csv", "broker/acme/registrations.csv",
                             "reference/page_category_mapping.csv")
@@ -85,8 +85,20 @@ def test_a_day_whose_lease_is_held_waits_and_a_dead_holder_s_lease_expires(stack
 
 
 def test_the_match_handler_turns_a_held_lease_into_a_retry(stack):
-    """The state machine retries TransientMatchError with backoff; the retry comes after the holder has written."""
-    from bcjourney.runtime import TransientMatchError
+    """The state machine retries DayBusyError for longer than a lease may be held (a retrier of its own in the
+    ASL: 30 s, x1.5, up to 120 s, 8 attempts); the retry comes after the holder has written."""
+    import json
+
+    retriers = json.loads((REPO / "statemachine" / "match_days.asl.json").read_text())
+    (busy,) = [r for r in retriers["States"]["MatchDays"]["ItemProcessor"]["States"]["MatchDay"]["Retry"]
+               if r["ErrorEquals"] == ["DayBusyError"]]
+    waits, wait = [], busy["IntervalSeconds"]
+    for _ in range(busy["MaxAttempts"]):
+        waits.append(min(wait, busy["MaxDelaySeconds"]))
+        wait *= busy["BackoffRate"]
+    lease = stack.template["Resources"]["MatchFunction"]["Properties"]["Timeout"] + 5
+    assert sum(waits) > lease
+    from bcjourney.runtime import DayBusyError
 
     stack.runtimes["ingest"].state_machine_arn = None
     for key in (MAPPING, CLICKS, PARTNER):
@@ -94,6 +106,6 @@ def test_the_match_handler_turns_a_held_lease_into_a_retry(stack):
     state = DynamoDBState(stack.client("dynamodb"), stack.state_table)
     match = stack.handlers[stack.match_function]
     with state.commit_day(DAY, state.day(DAY).generation, lease_seconds=60):
-        with pytest.raises(TransientMatchError, match="being written by another run"):
+        with pytest.raises(DayBusyError, match="being written by another run"):
             match.lambda_handler({"day": DAY}, LocalLambdaContext(stack.match_function))
     assert match.lambda_handler({"day": DAY}, LocalLambdaContext(stack.match_function))["linked"] == 4

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+from bcjourney.ingest.sources import DATA_SUFFIXES
 from bcjourney_tools.named_queries import generated_block, query_files
 from moto_stack import REPO, TEMPLATE, load_template
 
@@ -149,9 +150,10 @@ def test_ingest_is_notified_of_creations_and_deletions_under_each_landing_prefix
     resources = load_template()["Resources"]
     landing = resources["LandingBucket"]
     configs = landing["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
-    pairs = sorted((c["Filter"]["S3Key"]["Rules"][0]["Value"], c["Event"]) for c in configs)
-    assert pairs == sorted((p, e) for p in ("conversions/", "broker/", "reference/")
+    rules = sorted((*[r["Value"] for r in c["Filter"]["S3Key"]["Rules"]], c["Event"]) for c in configs)
+    assert rules == sorted((p, x, e) for p in ("conversions/", "broker/", "reference/") for x in DATA_SUFFIXES
                            for e in ("s3:ObjectCreated:*", "s3:ObjectRemoved:*"))
+    assert all([r["Name"] for r in c["Filter"]["S3Key"]["Rules"]] == ["prefix", "suffix"] for c in configs)
     assert all(c["Queue"] == {"Fn::GetAtt": ["IngestQueue", "Arn"]} for c in configs)
     assert landing["DependsOn"] == "IngestQueuePolicy"
     (source,) = [e for e in resources["IngestFunction"]["Properties"]["Events"].values()]
@@ -183,9 +185,9 @@ def test_the_moto_stack_builds_the_state_table_and_both_notifications(stack):
         assert env["Variables"]["PIPELINE_STATE_TABLE"] == stack.state_table
         assert env["Variables"]["POWERTOOLS_METRICS_NAMESPACE"] == stack.names["ProjectName"]
     configs = stack.client("s3").get_bucket_notification_configuration(Bucket=stack.landing_bucket)
-    events = sorted((c["Filter"]["Key"]["FilterRules"][0]["Value"], *c["Events"])
+    events = sorted((*[r["Value"] for r in c["Filter"]["Key"]["FilterRules"]], *c["Events"])
                     for c in configs["QueueConfigurations"])
-    assert events == sorted((p, e) for p in ("conversions/", "broker/", "reference/")
+    assert events == sorted((p, x, e) for p in ("conversions/", "broker/", "reference/") for x in DATA_SUFFIXES
                             for e in ("s3:ObjectCreated:*", "s3:ObjectRemoved:*"))
     assert {c["QueueArn"] for c in configs["QueueConfigurations"]} == {stack.names["IngestQueue.Arn"]}
 
@@ -204,3 +206,13 @@ def test_the_moto_stack_notifies_ingest_as_s3_does_for_a_versioned_bucket(stack)
     assert deleted["DeleteMarker"] and removed["s3"]["object"]["versionId"] == deleted["VersionId"]
     assert set(removed["s3"]["object"]) == {"key", "versionId", "sequencer"}
     assert int(removed["s3"]["object"]["sequencer"], 16) > int(created["s3"]["object"]["sequencer"], 16)
+
+
+def test_every_partner_the_catalog_names_has_a_profile():
+    """PartnerNames drives the Glue partition enums; a partner there without a profile would be rejected by ingest."""
+    from bcjourney.partners import known_partners, load_profile
+
+    names = load_template()["Parameters"]["PartnerNames"]["Default"].split(",")
+    for name in names:
+        assert load_profile(name).name == name
+    assert sorted(names) == known_partners()

@@ -39,6 +39,12 @@ class TransientMatchError(Exception):
     errorType, so the name must not change."""
 
 
+class DayBusyError(TransientMatchError):
+    """Another run holds the write lease of a day being matched (bcjourney.state.DayBusy). Step Functions retries
+    it on a longer schedule than other transient errors (ErrorEquals ["DayBusyError"]): the lease may be held as
+    long as the holder's invocation may live. The name must not change either."""
+
+
 # S3 (and AWS-wide) error codes that mean "not now" rather than "never". botocore has already retried them with
 # backoff by the time they reach us; one more attempt minutes later, from the state machine, often succeeds.
 TRANSIENT_ERROR_CODES = frozenset({

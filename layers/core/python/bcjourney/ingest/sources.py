@@ -111,7 +111,7 @@ def classify_key(key: str) -> LandingObject:
     name = key.rsplit("/", 1)[-1]
     if key == layout.REFERENCE_MAPPING_KEY:
         return LandingObject(key, REFERENCE)
-    if name and not name.startswith(".") and name.lower().endswith(DATA_SUFFIXES):
+    if name and not name.startswith(".") and name.endswith(DATA_SUFFIXES):  # as S3 filters: case-sensitive
         if key.startswith(layout.CONVERSIONS_PREFIX):
             return LandingObject(key, CONVERSIONS)
         parts = key[len(layout.BROKER_PREFIX):].split("/") if key.startswith(layout.BROKER_PREFIX) else []

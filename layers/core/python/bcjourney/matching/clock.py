@@ -55,7 +55,7 @@ def estimate_offset(click_ms: np.ndarray, click_country: np.ndarray, registratio
     keys = (click_country[order].astype(np.int64) << _COUNTRY_SHIFT) | click_ms[order]
     base = registration_country[known].astype(np.int64) << _COUNTRY_SHIFT
     times = registration_ms[known]
-    lo = np.searchsorted(keys, base | (times - WINDOW_S * MS), side="left")
+    lo = np.searchsorted(keys, base | np.maximum(times - WINDOW_S * MS, 0), side="left")
     hi = np.searchsorted(keys, base | (times + WINDOW_S * MS), side="right")
     counts = hi - lo
     clicks_at = positions_in_runs(lo, counts)

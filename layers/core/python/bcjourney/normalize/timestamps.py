@@ -13,6 +13,7 @@ Fractions below the millisecond are truncated.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -55,7 +56,7 @@ class LocalTimes:
     """Which values were local times that a DST change makes doubtful (boolean Series on the values' index)."""
 
     ambiguous: pd.Series  # occurs twice (the hour repeated when summer time ends): the first taken
-    nonexistent: pd.Series  # does not exist (the hour skipped when it starts): moved forward past the gap
+    nonexistent: pd.Series  # does not exist (the hour skipped when it starts): read with the offset before the gap
 
 
 def parse_timestamps_in_zone(values: pd.Series, zone: ZoneInfo | None, now: pd.Timestamp | None = None
@@ -80,14 +81,19 @@ def parse_timestamps_in_zone(values: pd.Series, zone: ZoneInfo | None, now: pd.T
 
 
 def _local_to_utc(wall_ms: np.ndarray, zone: ZoneInfo) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(UTC epoch ms, ambiguous, nonexistent) of wall-clock times in `zone`."""
+    """(UTC epoch ms, ambiguous, nonexistent) of wall-clock times in `zone`. As PEP 495's fold=0: an ambiguous
+    time is its first occurrence, a time in a gap is read with the offset in force before the gap (a clock that
+    had not switched yet: 02:30 on the spring-forward night in Budapest is 01:30 UTC)."""
     wall = pd.DatetimeIndex(wall_ms.view("datetime64[ms]"))
     first = np.ones(len(wall), dtype=bool)  # for an ambiguous time: the summer (first) occurrence
-    utc = wall.tz_localize(zone, ambiguous=first, nonexistent="shift_forward")
+    utc = wall.tz_localize(zone, ambiguous=first, nonexistent="NaT")
     strict = wall.tz_localize(zone, ambiguous="NaT", nonexistent="NaT")
     doubtful = np.asarray(strict.isna())
-    nonexistent = doubtful & np.asarray(wall.tz_localize(zone, ambiguous=first, nonexistent="NaT").isna())
-    as_ms = utc.tz_convert("UTC").tz_localize(None).as_unit("ms").asi8
+    nonexistent = doubtful & np.asarray(utc.isna())
+    as_ms = np.asarray(utc.tz_convert("UTC").tz_localize(None).as_unit("ms").asi8).copy()
+    for i in np.flatnonzero(nonexistent):  # rare: an hour a year
+        local = datetime.fromtimestamp(int(wall_ms[i]) / 1000, tz=timezone.utc).replace(tzinfo=zone, fold=0)
+        as_ms[i] = int(local.timestamp() * 1000)
     return as_ms, doubtful & ~nonexistent, nonexistent
 
 
