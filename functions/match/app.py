@@ -4,7 +4,8 @@ over the days an ingest touched ({"day": "YYYY-MM-DD"}); a batch {"days": [...]}
 
 Order: the day is written only while its inputs are still the generation it read (bcjourney.state); if an ingest
 changed them meanwhile the result says "superseded" and the run started by that ingest writes it. A day whose
-lease another run holds raises TransientMatchError too: the retry comes after that run has written.
+lease another run holds raises DayBusyError, which the state machine retries on a longer schedule: the retry
+comes after that run has written.
 
 Errors: storage throttled or unreachable (S3 SlowDown, ServiceUnavailable, RequestTimeout, InternalError, a
 connection error) or a file vanishing between listing and reading it are raised as TransientMatchError, which the

@@ -231,6 +231,7 @@ def _build_lake(root: Path, with_quarantine: bool = True) -> Lake:
             "ip_country_name": None,
             "ip_country_code": regs.ip_country_code,
             "important_score": regs.important_score,
+            "click_id": pd.array([None] * len(regs), dtype="Int64"),
             "quality_flags": "",
             "source_file": regs.broker_source_file,
             "source_line": regs.broker_source_line,

@@ -82,3 +82,24 @@ def test_overlapping_exports_count_each_registration_once(tmp_path, plain):
     regs = journeys[journeys["partner"].notna()]
     assert not regs.duplicated(["registered_at", "ip_country_code", "residency_country_code", "important_score",
                                 "conversion_id"]).any()
+
+
+def test_a_partner_passing_our_click_id_links_those_rows_exactly_and_the_rest_by_time(tmp_path, plain):
+    """Both tiers in one file: rows with a right id link by it (confidence 1, rule click_id), a malformed id is
+    quarantined, an id of no click leaves its row to the probabilistic matcher, rows without one are matched as
+    usual; the whole stays at least as good as the plain partner."""
+    behaviour = PartnerBehaviour(click_id_share=0.6, wrong_click_ids=0.02)
+    evaluation, summary, _ = linked(tmp_path, "exact", "gamma", behaviour)
+    lake = tmp_path / "exact" / "lake"
+    journeys = read_journeys(str(lake))
+    exact = journeys[journeys["match_rule"] == "click_id"]
+    assert len(exact) > 0.5 * plain.linked and (exact["match_confidence"] == 1.0).all()
+    truth = pd.read_csv(tmp_path / "exact" / "landing" / "truth.csv")
+    on_truth = exact.merge(truth, on=["broker_source_file", "broker_source_line"], suffixes=("", "_true"))
+    assert (on_truth["conversion_id"] == on_truth["conversion_id_true"]).all(), "an exact link is always right"
+    assert journeys["match_rule"].str.startswith("ip_").sum() > 0.2 * plain.linked, "the rest: probabilistic"
+    quarantine = pd.read_parquet(lake / "quarantine")
+    malformed = quarantine[quarantine["rule"] == "invalid_click_id"]
+    assert len(malformed) > 10 and malformed["value"].str.startswith("id-").all()
+    assert evaluation.precision >= plain.precision - F1_MARGIN
+    assert evaluation.f1 >= plain.f1 - F1_MARGIN - 0.002  # the malformed rows are quarantined, not linked

@@ -70,6 +70,9 @@ def _format_summary(summary, lake: Path) -> str:
                  f"over {len(summary.days)} day partitions")
     for line in _clock_lines(summary.days):
         lines.append(line)
+    resent = sum(d.get("resent_rows_merged", 0) for d in summary.days)
+    if resent:
+        lines.append(f"partner rows re-sent by overlapping exports, counted once: {resent:,}")
     if summary.unchanged:
         lines.append(f"unchanged since the last run, not ingested again: {len(summary.unchanged)} file(s) "
                      "(--reingest to force)")
@@ -113,9 +116,9 @@ def cmd_generate(args) -> int:
     total = args.days * args.per_day
     bar = tqdm(total=total, desc="rows generated", unit_scale=True, file=sys.stderr, leave=False) if tqdm else None
     behaviour = PartnerBehaviour(clock_offset_s=args.clock_offset, time_zone=args.partner_time_zone,
-                                 overlap_hours=args.overlap_hours)
-    summary = generate(Path(args.out), days=args.days, per_day=args.per_day, seed=args.seed, partner=args.partner,
-                       progress=bar.update if bar else None, partner_behaviour=behaviour)
+                                 overlap_hours=args.overlap_hours, click_id_share=args.click_id_share)
+    summary = generate(Path(args.out), days=args.days, per_day=args.per_day, seed=args.seed, start=args.start,
+                       partner=args.partner, progress=bar.update if bar else None, partner_behaviour=behaviour)
     if bar:
         bar.close()
     for name, value in summary.items():
@@ -181,11 +184,14 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--days", type=int, default=7)
     gen.add_argument("--per-day", type=int, default=1700)
     gen.add_argument("--seed", type=int, default=42)
+    gen.add_argument("--start", default="2024-04-01", help="the first day (UTC), e.g. 2024-03-28")
     gen.add_argument("--partner", default="acme", help="the partner's name (its profile: bcjourney/partners/)")
     gen.add_argument("--clock-offset", type=int, default=0, metavar="SECONDS",
                      help="the partner's clock runs this much fast (negative: slow)")
     gen.add_argument("--partner-time-zone", default=None, metavar="ZONE",
                      help="the partner writes naive local time of this IANA zone (e.g. Europe/Budapest)")
+    gen.add_argument("--click-id-share", type=float, default=0.0,
+                     help="share of the partner's rows that carry our click id (column subid; partner gamma)")
     gen.add_argument("--overlap-hours", type=float, default=0.0,
                      help="each partner export re-sends the previous export's rows of its last hours")
     gen.set_defaults(func=cmd_generate)

@@ -194,11 +194,26 @@ def _partner_file_form(rng: np.random.Generator, first: bool) -> str:
     return "crlf" if u < 0.2 else "crlf-noeol" if u < 0.3 else "lf"
 
 
+def _click_ids(conversion_id: np.ndarray, behaviour: "PartnerBehaviour", day_start: int) -> np.ndarray:
+    """The subid column: the click's id for a share of the explained rows, some of them wrong, the rest blank."""
+    rng = np.random.default_rng([day_start, 7])
+    ids = np.full(len(conversion_id), "", dtype=object)
+    carries = (conversion_id >= 0) & (rng.random(len(conversion_id)) < behaviour.click_id_share)
+    ids[carries] = conversion_id[carries].astype(str)
+    wrong = carries & (rng.random(len(conversion_id)) < behaviour.wrong_click_ids)
+    malformed = wrong & (rng.random(len(conversion_id)) < 0.5)
+    ids[malformed] = "id-" + conversion_id[malformed].astype(str)
+    ids[wrong & ~malformed] = (conversion_id[wrong & ~malformed] + 10**9).astype(str)
+    return ids
+
+
 @dataclass(frozen=True)
 class PartnerBehaviour:
     clock_offset_s: int = 0  # the partner's clock runs this much fast (negative: slow)
     time_zone: str | None = None  # writes naive local time of this IANA zone instead of Unix seconds
     overlap_hours: float = 0.0  # each export re-sends the previous export's rows of its last hours
+    click_id_share: float = 0.0  # of the rows a click explains, the share that carry its id (a `subid` column)
+    wrong_click_ids: float = 0.0  # of those, the share whose id is wrong: half malformed, half no such click
 
 
 def _write_partner_day(out: Path, truth, partner: str, day_start: int, today: dict, form: str, summary: dict,
@@ -218,6 +233,8 @@ def _write_partner_day(out: Path, truth, partner: str, day_start: int, today: di
             written["ts"] = np.asarray(local.strftime("%Y-%m-%d %H:%M:%S"), dtype=object)
         else:
             written["ts"] = stamp
+    if behaviour.click_id_share:
+        written["subid"] = _click_ids(today["conversion_id"], behaviour, day_start)
     _write_broker(out / key, written, form)
     n_today = _rows(today)
     summary["file_keys"]["broker"].append(key)

@@ -77,14 +77,16 @@ def _broker_lines(df: _Frame) -> pa.Array:
     # The partner does not quote: 'Bonaire, Sint Eustatius and Saba' comes out as
     # 'ts,Bonaire, Sint Eustatius and Saba,score' (four fields, residency lost, a naive parse reads
     # residency 'Bonaire' and ip ' Sint Eustatius and Saba'), as in the real export.
-    normal = pc.binary_join_element_wise(ts, res, ip, score, ",")
+    extra = [_str(df["subid"])] if "subid" in df else []  # our click id, where the partner passes it through
+    normal = pc.binary_join_element_wise(ts, res, ip, score, *extra, ",")
     bes = pc.equal(ip, "Bonaire, Sint Eustatius and Saba")
     if pc.any(bes).as_py():
-        return pc.if_else(bes, pc.binary_join_element_wise(ts, ip, score, ","), normal)
+        return pc.if_else(bes, pc.binary_join_element_wise(ts, ip, score, *extra, ","), normal)
     return normal
 
 
 def _write_broker(path: Path, df: _Frame, form: str) -> None:
     """form: 'lf', 'crlf', 'bom-crlf', 'crlf-noeol' (no newline after the last row)."""
-    _write_lines(path, BROKER_HEADER, _broker_lines(df), eol="\n" if form == "lf" else "\r\n",
+    header = BROKER_HEADER + (",subid" if "subid" in df else "")
+    _write_lines(path, header, _broker_lines(df), eol="\n" if form == "lf" else "\r\n",
                  bom=form == "bom-crlf", final_eol=form != "crlf-noeol")

@@ -31,6 +31,7 @@ CURATED_REGISTRATIONS = pa.schema(
         ("ip_country_name", pa.string()),
         ("ip_country_code", pa.string()),
         ("important_score", pa.int64()),
+        ("click_id", pa.int64()),  # our conversion id, where the partner passes it through (its profile says)
         ("quality_flags", pa.string()),
         ("source_file", pa.string()),
         ("source_line", pa.int64()),

@@ -13,7 +13,8 @@ def normalize_registrations(frame: pd.DataFrame, now: pd.Timestamp | None = None
                             profile: PartnerProfile | None = None) -> tuple[pd.DataFrame, Verdicts]:
     """`profile`: the partner's; its time zone reads timestamps written without an offset (a local time that
     occurs twice, at the end of summer time, is taken as its first occurrence and flagged; one that does not
-    exist, in the hour skipped, is moved past the gap and flagged), its scale bounds the score."""
+    exist, in the hour skipped, is read with the offset before the gap and flagged), its scale bounds the score;
+    a column it maps to `click_id` carries our conversion id (the exact tier; a malformed one rejects its row)."""
     verdicts = Verdicts(frame.index)
     zone = profile.zone if profile else None
     registered_at, ts_reason, local = timestamps.parse_timestamps_in_zone(frame["timestamp"], zone, now=now)
@@ -37,8 +38,16 @@ def normalize_registrations(frame: pd.DataFrame, now: pd.Timestamp | None = None
     verdicts.flag(~score_ok, "important_score_invalid")
     columns["important_score"] = score
 
+    if "click_id" in frame.columns:  # the partner passes our click id through (its profile maps the column)
+        text = frame["click_id"].fillna("").astype(str).str.strip()
+        well_formed = text.str.fullmatch(r"\d{1,18}")
+        verdicts.reject((text != "") & ~well_formed, "invalid_click_id", "click_id")
+        columns["click_id"] = pd.to_numeric(text.where(well_formed), errors="coerce").astype("Int64")
+    else:
+        columns["click_id"] = pd.Series(pd.NA, index=frame.index, dtype="Int64")
+
     curated = pd.DataFrame(columns, index=frame.index)
     return curated[
         ["registered_at", "residency_country_name", "residency_country_code",
-         "ip_country_name", "ip_country_code", "important_score"]
+         "ip_country_name", "ip_country_code", "important_score", "click_id"]
     ], verdicts

@@ -7,6 +7,7 @@ on one machine the runner hands it batches of days.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -22,9 +23,10 @@ from ..partners import UnknownPartner, load_profile
 from ..state import DayBusy, PipelineState
 from ..storage import Storage
 from .clock import ClockEstimate, estimate_offset
+from .exact import exact_pairs, link_with_exact
 from .inputs import MatchInputs, column_milliseconds
 from .journeys import CLICK_COLUMNS, REGISTRATION_COLUMNS, journey_tables
-from .linker import Links, MatchSettings, link
+from .linker import Links, MatchSettings
 from .overlaps import first_copies
 
 logger = logging.getLogger(__name__)
@@ -34,7 +36,8 @@ DAY_MS = 86_400_000
 # The curated columns matching and the unified dataset use: the others are never read
 CLICK_COLUMNS_READ = pa.schema([schema.CURATED_CONVERSIONS.field(c) for c in CLICK_COLUMNS.values()])
 REGISTRATION_COLUMNS_READ = pa.schema([schema.CURATED_REGISTRATIONS.field(c) for c in REGISTRATION_COLUMNS.values()
-                                       if c not in ("partner", "clock_offset_s")])
+                                       if c not in ("partner", "clock_offset_s")]
+                                      + [schema.CURATED_REGISTRATIONS.field("click_id")])  # the exact tier
 
 # Days a backfill matches per pass, at most: each pass also reads two days of clicks either side, so longer passes
 # read less twice, but memory grows with the pass and past about 8 days the bench gets no faster
@@ -51,6 +54,7 @@ class DayResult:
     rows_written: int
     superseded: bool = False  # a newer generation of the day's inputs appeared while matching: not written
     clock: list[dict] = field(default_factory=list)  # per partner: the clock offset learned (clock.ClockEstimate)
+    resent_rows_merged: int = 0  # partner rows of the day re-sent by an overlapping export, counted once
 
     def as_dict(self) -> dict:
         return self.__dict__.copy()
@@ -69,9 +73,10 @@ def load_clicks(lake: Storage, days: list[str]) -> pa.Table:
     return _in_order(table, column_milliseconds(table.column("converted_at")))
 
 
-def load_registrations(lake: Storage, days: list[str]) -> pa.Table:
+def load_registrations(lake: Storage, days: list[str], merged: Counter | None = None) -> pa.Table:
     """The curated registrations of those days from every partner, with a partner column, in time order
-    (then file and line order); a row an overlapping export re-sent counts once (overlaps.first_copies)."""
+    (then file and line order); a row an overlapping export re-sent counts once (overlaps.first_copies), and
+    `merged` counts such rows per day."""
     wanted = set(days)
     tables = []
     keys = [k for k in lake.list_keys(layout.CURATED_REGISTRATIONS) if k.endswith(".parquet")]
@@ -89,6 +94,10 @@ def load_registrations(lake: Storage, days: list[str]) -> pa.Table:
     keep = first_copies(table)  # rows re-sent by an overlapping export count once
     if keep is not None:
         logger.info("merged %s partner rows re-sent in overlapping exports", int((~keep).sum()))
+        if merged is not None:
+            resent_days = np.floor_divide(column_milliseconds(table.filter(pa.array(~keep)).column("registered_at")),
+                                          DAY_MS)
+            merged.update(pd.to_datetime(resent_days * DAY_MS, unit="ms").strftime("%Y-%m-%d"))
         table = table.filter(pa.array(keep))
     files, _ = pd.factorize(table.column("source_file").to_pandas(types_mapper=pd.ArrowDtype), sort=True)
     return _in_order(table, column_milliseconds(table.column("registered_at")), files,
@@ -137,20 +146,25 @@ def match_days(lake: Storage, days: list[str], settings: MatchSettings = DEFAULT
     # Registrations of each day and its neighbours compete for the clicks near midnight; their candidates
     # reach one more day out. Everything a neighbour's run decides about a day it decides the same way.
     clicks = load_clicks(lake, sorted({n for d in days for n in neighbour_days(d, reach=2)}))
-    registrations = load_registrations(lake, affected_days(days))
+    resent: Counter = Counter()
+    registrations = load_registrations(lake, affected_days(days), resent)
     inputs, registrations, estimates = align_partner_clocks(MatchInputs.from_tables(clicks, registrations),
                                                             registrations)
-    links = link(inputs, settings)
+    exact = exact_pairs(clicks, registrations)
+    if exact.unknown_ids:
+        logger.warning("%s registrations name a click id that is not among the loaded clicks: matched by time "
+                       "and country instead", exact.unknown_ids)
+    links = link_with_exact(inputs, exact, settings)
     by_day = journey_tables(days, clicks, registrations, links, load_mapping(lake))
     clock = {day: [e.as_dict() for e in estimates if e.day == day] for day in days}
     if state is None:
-        return [_write_day(lake, day, by_day[day], links, clock[day]) for day in days]
+        return [_write_day(lake, day, by_day[day], links, clock[day], resent[day]) for day in days]
     results, busy = [], []
     for day in days:
         try:
             with state.commit_day(day, generations[day], lease_seconds) as newest:
                 if newest:
-                    results.append(_write_day(lake, day, by_day[day], links, clock[day]))
+                    results.append(_write_day(lake, day, by_day[day], links, clock[day], resent[day]))
                 else:
                     logger.info("day %s: its inputs changed while matching; the newer run writes it", day)
                     results.append(DayResult(day, 0, 0, 0, 0, 0, superseded=True))
@@ -172,6 +186,8 @@ def align_partner_clocks(inputs: MatchInputs, registrations: pa.Table
     for partner in sorted(set(partners)):
         of_partner = partners == partner
         policy = _clock_policy(str(partner))
+        if policy == "off":  # the profile says its clock is not to be second-guessed
+            continue
         by_day: dict[int, tuple[np.ndarray, ClockEstimate]] = {}
         for number in np.unique(day_numbers[of_partner]):
             rows = np.flatnonzero(of_partner & (day_numbers == number))
@@ -211,7 +227,8 @@ def _clock_policy(partner: str) -> str:
         return "apply"
 
 
-def _write_day(lake: Storage, day: str, journeys: pa.Table, links: Links, clock: list[dict]) -> DayResult:
+def _write_day(lake: Storage, day: str, journeys: pa.Table, links: Links, clock: list[dict],
+               resent_rows_merged: int) -> DayResult:
     """Replace the day's unified partition (late data re-matches a day: no duplicates, no stale links)."""
     prefix = f"{layout.UNIFIED_JOURNEYS}dt={day}/"
     stale = lake.list_keys(prefix)
@@ -227,4 +244,5 @@ def _write_day(lake: Storage, day: str, journeys: pa.Table, links: Links, clock:
     model = links.models.get(day)
     logger.info("matched day %s: %s conversions, %s linked, model %s", day, own_conversions, linked,
                 model.describe() if model else None)
-    return DayResult(day, own_conversions, linked + unmatched, linked, unmatched, journeys.num_rows, clock=clock)
+    return DayResult(day, own_conversions, linked + unmatched, linked, unmatched, journeys.num_rows, clock=clock,
+                     resent_rows_merged=resent_rows_merged)
