@@ -63,6 +63,10 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     metrics.add_metric(name="ClockOffsetsApplied", unit=MetricUnit.Count, value=sum(c["applied"] for c in clocks))
     for clock in clocks:
         logger.warning("partner clock off", extra=clock)
+    collapses = [h for r in results for h in r.health if h["collapsed"]]
+    metrics.add_metric(name="LinkHealthCollapses", unit=MetricUnit.Count, value=len(collapses))  # alarmed
+    for health in collapses:
+        logger.warning("link health collapsed", extra=health)
     if "days" in event:
         return {"days": [r.as_dict() for r in results]}
     return results[0].as_dict()

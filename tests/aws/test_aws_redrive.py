@@ -78,7 +78,7 @@ def test_dead_letters_are_redriven_and_succeed_once_the_fault_is_gone(stack, mon
     assert json.loads(restarted["input"]) == json.loads(failed_execution["input"])
     finished = [e for e in stack.wait_all() if e["executionArn"] != failed_execution["executionArn"]]
     assert len(finished) == 2 and {e["status"] for e in finished} == {"SUCCEEDED"}
-    assert stack.lake_keys("unified/") == ["unified/journeys/dt=2024-04-01/journeys.parquet",
+    assert stack.lake_keys("unified/journeys/") == ["unified/journeys/dt=2024-04-01/journeys.parquet",
                                            "unified/journeys/dt=2024-04-02/journeys.parquet"]
 
 

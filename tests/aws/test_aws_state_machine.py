@@ -76,7 +76,7 @@ def test_success_writes_the_unified_partitions(lake):
     assert [r["linked"] for r in output["results"]] == [0, 4, 1]
     assert sorted(c.event["day"] for c in lake.calls(lake.match_function)) == [
         "2024-03-31", "2024-04-01", "2024-04-02"]
-    assert lake.lake_keys("unified/") == ["unified/journeys/dt=2024-04-01/journeys.parquet",
+    assert lake.lake_keys("unified/journeys/") == ["unified/journeys/dt=2024-04-01/journeys.parquet",
                                           "unified/journeys/dt=2024-04-02/journeys.parquet"]
     assert lake.retry_sleeps == [] and lake.dead_letters() == []
 
@@ -91,7 +91,7 @@ def test_a_transient_storage_error_is_retried_and_then_succeeds(lake):
     assert task_errors(lake, described["executionArn"]) == ["TransientMatchError"]
     (delay,) = lake.retry_sleeps  # one wait: IntervalSeconds 5, full jitter
     assert 0 <= delay <= 5
-    assert lake.lake_keys("unified/") == ["unified/journeys/dt=2024-04-01/journeys.parquet"]
+    assert lake.lake_keys("unified/journeys/") == ["unified/journeys/dt=2024-04-01/journeys.parquet"]
     assert lake.dead_letters() == []
 
 

@@ -103,3 +103,27 @@ def test_a_partner_passing_our_click_id_links_those_rows_exactly_and_the_rest_by
     assert len(malformed) > 10 and malformed["value"].str.startswith("id-").all()
     assert evaluation.precision >= plain.precision - F1_MARGIN
     assert evaluation.f1 >= plain.f1 - F1_MARGIN - 0.002  # the malformed rows are quarantined, not linked
+
+
+def test_a_partner_day_whose_links_collapse_is_called_out(tmp_path):
+    """Nine good days, then a day whose timestamps lost their meaning (each row minutes off, no single offset to
+    learn): its linked share falls far below the partner's recent median, the day says so, the run says so."""
+    import numpy as np
+    from bcjourney_tools.cli import _format_summary
+
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    generate(landing, days=10, per_day=1200, seed=8, start="2024-03-20")
+    broken = landing / "broker" / "acme" / "registrations_20240329.csv"
+    rng = np.random.default_rng(1)
+    lines = broken.read_text(encoding="utf-8-sig").splitlines()
+    fields = [line.split(",", 1) for line in lines[1:]]
+    broken.write_text("\n".join([lines[0]] + [f"{int(t) + int(rng.integers(120, 3600))},{rest}"
+                                              for t, rest in fields]) + "\n")
+    summary = run(landing, lake, workers=1)
+    health = {day["day"]: h for day in summary.days for h in day["health"]}
+    assert health["2024-03-29"]["collapsed"] and "linked" in health["2024-03-29"]["reason"]
+    assert health["2024-03-29"]["history_days"] >= 3
+    assert not any(h["collapsed"] for d, h in health.items() if d != "2024-03-29")
+    assert "warning: link health of partner acme on 2024-03-29 collapsed" in _format_summary(summary, lake)
+    recorded = pd.read_parquet(lake / "unified" / "link_health" / "dt=2024-03-29" / "health.parquet")
+    assert recorded["collapsed"].tolist() == [True] and recorded["partner"].tolist() == ["acme"]

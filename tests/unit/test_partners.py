@@ -127,3 +127,21 @@ def test_the_clock_offset_is_found_at_the_lag_of_the_true_pairs():
     noise = estimate_offset(clicks, country, np.sort(rng.integers(0, 86_400_000, 3000)),
                             rng.integers(0, 20, 3000).astype(np.int32), "acme", "2024-04-01")
     assert not noise.found, "no peak, no offset"
+
+
+def test_link_health_is_judged_against_the_partner_s_own_recent_days():
+    from bcjourney.matching.health import LinkHealth, judge
+
+    def day(n: int, linked: float, fast: float = 0.98, partner: str = "acme", registrations: int = 500):
+        return LinkHealth(partner, f"2024-04-{n:02d}", registrations, int(linked * registrations), linked, fast)
+
+    history = [day(n, 0.97) for n in range(1, 8)] + [day(n, 0.10, partner="other") for n in range(1, 8)]
+    assert not judge(day(8, 0.93), history).collapsed
+    fell = judge(day(8, 0.40), history)
+    assert fell.collapsed and "linked 40.0% against 97.0%" in fell.reason and fell.history_days == 7
+    slow = judge(day(8, 0.95, fast=0.50), history)
+    assert slow.collapsed and "within 5 s" in slow.reason
+    assert not judge(day(8, 0.10, partner="other"), history).collapsed, "each partner against its own days"
+    assert not judge(day(8, 0.40), history[:2]).collapsed, "too little history: no judgement"
+    assert not judge(day(8, 0.40, registrations=20), history).collapsed, "too small a day: no judgement"
+    assert not judge(day(3, 0.40), history).collapsed, "only earlier days count"

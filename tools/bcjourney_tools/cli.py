@@ -70,6 +70,11 @@ def _format_summary(summary, lake: Path) -> str:
                  f"over {len(summary.days)} day partitions")
     for line in _clock_lines(summary.days):
         lines.append(line)
+    for day in summary.days:
+        for health in day.get("health", []):
+            if health["collapsed"]:
+                lines.append(f"warning: link health of partner {health['partner']} on {day['day']} collapsed: "
+                             f"{health['reason']}")
     resent = sum(d.get("resent_rows_merged", 0) for d in summary.days)
     if resent:
         lines.append(f"partner rows re-sent by overlapping exports, counted once: {resent:,}")

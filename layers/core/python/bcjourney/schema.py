@@ -88,3 +88,20 @@ UNIFIED_JOURNEYS = pa.schema(
         ("clock_offset_s", pa.float64()),
     ]
 )
+
+# Link health per partner and day (bcjourney.matching.health), beside the journeys: unified/link_health/dt=<day>/.
+LINK_HEALTH = pa.schema(
+    [
+        ("partner", pa.string()),
+        ("day", pa.string()),
+        ("registrations", pa.int64()),
+        ("linked", pa.int64()),
+        ("linked_share", pa.float64()),
+        ("within_5s_share", pa.float64()),
+        ("baseline_linked_share", pa.float64()),
+        ("baseline_within_5s_share", pa.float64()),
+        ("history_days", pa.int64()),
+        ("collapsed", pa.bool_()),
+        ("reason", pa.string()),
+    ]
+)

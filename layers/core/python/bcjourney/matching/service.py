@@ -24,6 +24,7 @@ from ..state import DayBusy, PipelineState
 from ..storage import Storage
 from .clock import ClockEstimate, estimate_offset
 from .exact import exact_pairs, link_with_exact
+from .health import HISTORY_DAYS, LinkHealth, judge, measure
 from .inputs import MatchInputs, column_milliseconds
 from .journeys import CLICK_COLUMNS, REGISTRATION_COLUMNS, journey_tables
 from .linker import Links, MatchSettings
@@ -55,6 +56,7 @@ class DayResult:
     superseded: bool = False  # a newer generation of the day's inputs appeared while matching: not written
     clock: list[dict] = field(default_factory=list)  # per partner: the clock offset learned (clock.ClockEstimate)
     resent_rows_merged: int = 0  # partner rows of the day re-sent by an overlapping export, counted once
+    health: list[dict] = field(default_factory=list)  # per partner: linked share against its recent days
 
     def as_dict(self) -> dict:
         return self.__dict__.copy()
@@ -157,14 +159,16 @@ def match_days(lake: Storage, days: list[str], settings: MatchSettings = DEFAULT
     links = link_with_exact(inputs, exact, settings)
     by_day = journey_tables(days, clicks, registrations, links, load_mapping(lake))
     clock = {day: [e.as_dict() for e in estimates if e.day == day] for day in days}
+    history = load_health(lake, days)
     if state is None:
-        return [_write_day(lake, day, by_day[day], links, clock[day], resent[day]) for day in days]
+        return [_write_day(lake, day, by_day[day], links, clock[day], resent[day], history) for day in days]
+
     results, busy = [], []
     for day in days:
         try:
             with state.commit_day(day, generations[day], lease_seconds) as newest:
                 if newest:
-                    results.append(_write_day(lake, day, by_day[day], links, clock[day], resent[day]))
+                    results.append(_write_day(lake, day, by_day[day], links, clock[day], resent[day], history))
                 else:
                     logger.info("day %s: its inputs changed while matching; the newer run writes it", day)
                     results.append(DayResult(day, 0, 0, 0, 0, 0, superseded=True))
@@ -227,14 +231,40 @@ def _clock_policy(partner: str) -> str:
         return "apply"
 
 
+HEALTH_PREFIX = "unified/link_health/"  # dt=<day>/health.parquet: one row per partner (schema.LINK_HEALTH)
+
+
+def load_health(lake: Storage, days: list[str]) -> list[LinkHealth]:
+    """The link health recorded for the partner days before `days` (as far back as health.judge looks)."""
+    if not days:
+        return []
+    first = pd.Timestamp(min(days))
+    wanted = {(first - pd.Timedelta(days=k)).strftime("%Y-%m-%d") for k in range(1, 2 * HISTORY_DAYS + 1)}
+    keys = [k for k in lake.list_keys(HEALTH_PREFIX) if partition_values(k).get("dt") in wanted]
+    if not keys:
+        return []
+    return [LinkHealth(**row) for row in lake.read_table(keys, schema.LINK_HEALTH).to_pylist()]
+
+
 def _write_day(lake: Storage, day: str, journeys: pa.Table, links: Links, clock: list[dict],
-               resent_rows_merged: int) -> DayResult:
-    """Replace the day's unified partition (late data re-matches a day: no duplicates, no stale links)."""
+               resent_rows_merged: int, history: list[LinkHealth]) -> DayResult:
+    """Replace the day's unified partition (late data re-matches a day: no duplicates, no stale links), and its
+    link health beside it."""
     prefix = f"{layout.UNIFIED_JOURNEYS}dt={day}/"
     stale = lake.list_keys(prefix)
     if journeys.num_rows:
         lake.write_parquet(f"{prefix}journeys.parquet", journeys)
     lake.delete([k for k in stale if not k.endswith("/journeys.parquet") or not journeys.num_rows])
+    health = [judge(h, history) for h in measure(journeys, day)]
+    history.extend(health)  # the batch's later days compare with this one too
+    for h in health:
+        if h.collapsed:
+            logger.warning("link health of partner %s on %s collapsed: %s", h.partner, day, h.reason)
+    health_key = f"{HEALTH_PREFIX}dt={day}/health.parquet"
+    if health:
+        lake.write_parquet(health_key, pa.Table.from_pylist([h.as_dict() for h in health], schema=schema.LINK_HEALTH))
+    else:
+        lake.delete([health_key])
 
     has_click = pc.is_valid(journeys.column("conversion_id"))
     has_registration = pc.is_valid(journeys.column("partner"))
@@ -245,4 +275,4 @@ def _write_day(lake: Storage, day: str, journeys: pa.Table, links: Links, clock:
     logger.info("matched day %s: %s conversions, %s linked, model %s", day, own_conversions, linked,
                 model.describe() if model else None)
     return DayResult(day, own_conversions, linked + unmatched, linked, unmatched, journeys.num_rows, clock=clock,
-                     resent_rows_merged=resent_rows_merged)
+                     resent_rows_merged=resent_rows_merged, health=[h.as_dict() for h in health])
