@@ -121,7 +121,8 @@ def cmd_generate(args) -> int:
     total = args.days * args.per_day
     bar = tqdm(total=total, desc="rows generated", unit_scale=True, file=sys.stderr, leave=False) if tqdm else None
     behaviour = PartnerBehaviour(clock_offset_s=args.clock_offset, time_zone=args.partner_time_zone,
-                                 overlap_hours=args.overlap_hours, click_id_share=args.click_id_share)
+                                 overlap_hours=args.overlap_hours, click_id_share=args.click_id_share,
+                                 delay_tail_share=args.delay_tail_share)
     summary = generate(Path(args.out), days=args.days, per_day=args.per_day, seed=args.seed, start=args.start,
                        partner=args.partner, progress=bar.update if bar else None, partner_behaviour=behaviour)
     if bar:
@@ -197,6 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="the partner writes naive local time of this IANA zone (e.g. Europe/Budapest)")
     gen.add_argument("--click-id-share", type=float, default=0.0,
                      help="share of the partner's rows that carry our click id (column subid; partner gamma)")
+    gen.add_argument("--delay-tail-share", type=float, default=0.0,
+                     help="share of registrations 10 s to 5 min after their click (stamped at sign-up end)")
     gen.add_argument("--overlap-hours", type=float, default=0.0,
                      help="each partner export re-sends the previous export's rows of its last hours")
     gen.set_defaults(func=cmd_generate)

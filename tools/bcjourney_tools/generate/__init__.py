@@ -116,7 +116,8 @@ def generate(
             day_start = t0 + d * _DAY
             clicks = _write_click_day(out, rng, day_start, per_day, st, sid_gap, bursts_per_day, anomaly_rate,
                                       summary, progress)
-            today = _registrations_of_the_day(rng, clicks, st, day_start, p0, registration_rate, unexplained_share)
+            today = _registrations_of_the_day(rng, clicks, st, day_start, p0, registration_rate, unexplained_share,
+                                              (partner_behaviour or PartnerBehaviour()).delay_tail_share)
             if day_start + _DAY <= p0:
                 continue  # the partner's export has not started yet
             form = _partner_file_form(rng, first_partner_file)
@@ -170,10 +171,10 @@ def _write_click_day(out: Path, rng: np.random.Generator, day_start: int, per_da
 
 
 def _registrations_of_the_day(rng: np.random.Generator, clicks: dict, st: _State, day_start: int, p0: int,
-                              registration_rate: float, unexplained_share: float) -> dict:
+                              registration_rate: float, unexplained_share: float, delay_tail_share: float) -> dict:
     """The day's registrations and those carried from earlier days, in the partner's order; the ones that fall
     after midnight are carried on to the next day's file."""
-    regs = _registrations_for_day(rng, clicks, day_start, p0, registration_rate, unexplained_share)
+    regs = _registrations_for_day(rng, clicks, day_start, p0, registration_rate, unexplained_share, delay_tail_share)
     regs = _concat([st.carry, regs])
     later = regs["ts"] >= day_start + _DAY if regs else np.zeros(0, bool)
     st.carry = _take(regs, np.flatnonzero(later)) if later.any() else {}
@@ -214,6 +215,7 @@ class PartnerBehaviour:
     overlap_hours: float = 0.0  # each export re-sends the previous export's rows of its last hours
     click_id_share: float = 0.0  # of the rows a click explains, the share that carry its id (a `subid` column)
     wrong_click_ids: float = 0.0  # of those, the share whose id is wrong: half malformed, half no such click
+    delay_tail_share: float = 0.0  # of the registrations a click explains, the share 10 s to 5 min after it
 
 
 def _write_partner_day(out: Path, truth, partner: str, day_start: int, today: dict, form: str, summary: dict,

@@ -68,7 +68,7 @@ def _delays(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 def _registrations_for_day(rng: np.random.Generator, clicks: _Frame, day_start: int, partner_from: int,
-                           rate: float, unexplained_share: float) -> _Frame:
+                           rate: float, unexplained_share: float, delay_tail_share: float = 0.0) -> _Frame:
     eligible = ~clicks["bot"] & (clicks["ts"] >= partner_from)
     # A double click (same session, same second) is one intent: its second click seldom registers again
     # (real data: 61% of such pairs are followed by one registration of their country, 17% by two).
@@ -78,6 +78,9 @@ def _registrations_for_day(rng: np.random.Generator, clicks: _Frame, day_start: 
     reg = eligible & (rng.random(_rows(clicks)) < np.where(repeat, rate * _DOUBLE_CLICK_REGISTERS, rate))
     n_ex = int(reg.sum())
     delay = _delays(rng, n_ex)
+    if delay_tail_share:  # a partner stamping the completed sign-up: a share of the delays 10 s to 5 min
+        tail = rng.random(n_ex) < delay_tail_share
+        delay[tail] = np.exp(rng.uniform(np.log(10), np.log(300), int(tail.sum()))).astype(np.int64)
     explained = {
         "ts": clicks["ts"][reg] + delay,
         # a registration in the click's own second comes after it within that second
