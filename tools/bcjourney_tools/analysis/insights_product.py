@@ -30,8 +30,10 @@ from bcjourney_tools.analysis.report_compare import (
     pool_top,
     pooled_groups,
     rate_comparison,
+    rate_contrast,
     rate_segments,
     score_comparison,
+    score_contrast,
     score_dispersion,
     score_segments,
     split_significant,
@@ -163,11 +165,11 @@ def by_device(data: LakeData, rng) -> Insight:
         kd, nd = int(m.loc["desktop", "registrations"]), int(m.loc["desktop", "clicks"])
     else:  # a lake with one device only
         km = nm = kd = nd = 0
-    test, p = st.two_proportion_test(km, nm, kd, nd, dispersion)
+    mobile_vs_desktop = rate_contrast(km, nm, kd, nd, dispersion)
+    test, p, diff, ci = (mobile_vs_desktop.test, mobile_vs_desktop.p_value, mobile_vs_desktop.difference,
+                         mobile_vs_desktop.ci)
     if dispersion > 1.0:
         test += f" (phi = {dispersion:.2f} from day-to-day variation)"
-    diff = (km / nm - kd / nd) if nm and nd else math.nan
-    ci = st.diff_ci(km, nm, kd, nd, dispersion=dispersion)
     finding = (f"Mobile clicks register at {pct(km / nm if nm else math.nan)} (n = {nm:,}), desktop clicks at "
                f"{pct(kd / nd if nd else math.nan)} (n = {nd:,}): a difference of {pp(diff)} (95% CI "
                f"{pp(ci[0])} to {pp(ci[1])}).")
@@ -276,9 +278,9 @@ def score_by_device(data: LakeData, rng) -> Insight:
     groups = [("desktop", desk), ("mobile", mob)]
     phi = score_dispersion(scored, scored["device"], ["desktop", "mobile"])
     segs = score_segments(groups, rng, phi)
-    test, p = st.mann_whitney(desk, mob, phi)
-    diff = (desk.mean() - mob.mean()) if len(desk) and len(mob) else math.nan
-    ci = st.bootstrap_diff_ci(desk, mob, rng, BOOTSTRAP, phi)
+    desktop_vs_mobile = score_contrast(desk, mob, rng, phi)
+    test, p, diff, ci = (desktop_vs_mobile.test, desktop_vs_mobile.p_value, desktop_vs_mobile.difference,
+                         desktop_vs_mobile.ci)
     hv_d, hv_m = int((desk >= HIGH_VALUE).sum()), int((mob >= HIGH_VALUE).sum())
     finding = (f"Desktop registrants score {fmt_num(float(desk.mean()) if len(desk) else math.nan)} on average "
                f"(n = {len(desk):,}), mobile registrants {fmt_num(float(mob.mean()) if len(mob) else math.nan)} "

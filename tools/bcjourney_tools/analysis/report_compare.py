@@ -5,6 +5,7 @@ day-level dispersion, chi-square or Monte Carlo omnibus, each segment against th
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -13,6 +14,38 @@ import pandas as pd
 from bcjourney_tools.analysis import report_stats as st
 from bcjourney_tools.analysis.insight import BOOTSTRAP, HIGH_VALUE, OTHER, Insight
 from bcjourney_tools.analysis.report_format import fmt_num, names, pct
+
+
+@dataclass(frozen=True)
+class Contrast:
+    """Group a against group b on one measure: the test, its p-value, the difference a - b and its 95% CI. Every
+    two-group comparison of the report (a segment against the rest, the highest against the lowest, mobile against
+    desktop) is one of these."""
+
+    test: str
+    p_value: float
+    difference: float
+    ci: tuple[float, float]
+
+
+NO_CI = (math.nan, math.nan)
+
+
+def rate_contrast(k_a: int, n_a: int, k_b: int, n_b: int, dispersion: float = 1.0, with_ci: bool = True) -> Contrast:
+    """Rates k/n: the (overdispersion-corrected) two-proportion test, the Newcombe interval of the difference."""
+    test, p = st.two_proportion_test(k_a, n_a, k_b, n_b, dispersion)
+    difference = (k_a / n_a - k_b / n_b) if n_a and n_b else math.nan
+    ci = tuple(st.diff_ci(k_a, n_a, k_b, n_b, dispersion=dispersion)) if with_ci else NO_CI
+    return Contrast(test, p, difference, ci)
+
+
+def score_contrast(a: np.ndarray, b: np.ndarray, rng: np.random.Generator, dispersion: float = 1.0,
+                   with_ci: bool = True) -> Contrast:
+    """Scores: Mann-Whitney, the bootstrap interval of the difference of means (drawn from `rng`)."""
+    test, p = st.mann_whitney(a, b, dispersion)
+    difference = float(a.mean() - b.mean()) if len(a) and len(b) else math.nan
+    ci = tuple(st.bootstrap_diff_ci(a, b, rng, BOOTSTRAP, dispersion)) if with_ci else NO_CI
+    return Contrast(test, p, difference, ci)
 
 
 def above_below_action(*sentences: tuple[str, str, str], limit: int = 5):
@@ -56,11 +89,11 @@ def rate_segments(pooled: pd.DataFrame, dispersion: float = 1.0) -> list[dict]:
     for r in pooled.itertuples():
         n, k = int(r.n), int(r.k)
         rest_n, rest_k = total_n - n, total_k - k
-        test, p = st.two_proportion_test(k, n, rest_k, rest_n, dispersion)
+        against_rest = rate_contrast(k, n, rest_k, rest_n, dispersion, with_ci=False)
         lo, hi = st.wilson(k, n, dispersion=dispersion)
         segs.append({"segment": str(r.segment), "n": n, "k": k, "rate": k / n if n else math.nan,
                      "ci": [lo, hi], "rest_rate": rest_k / rest_n if rest_n else math.nan,
-                     "test_vs_rest": test, "p_value": p})
+                     "test_vs_rest": against_rest.test, "p_value": against_rest.p_value})
     for s, adj in zip(segs, st.holm([s["p_value"] for s in segs])):
         s["p_adjusted"] = adj
     return segs
@@ -134,7 +167,7 @@ def rate_comparison(key: str, title: str, dimension: str, pooled: pd.DataFrame, 
     segs = rate_segments(pooled, dispersion)
     hi, lo = spread(segs, "rate")
     number = hi["rate"] - lo["rate"]
-    ci = st.diff_ci(hi["k"], hi["n"], lo["k"], lo["n"], dispersion=dispersion)
+    ci = rate_contrast(hi["k"], hi["n"], lo["k"], lo["n"], dispersion).ci
     total_k, total_n = int(pooled["k"].sum()), int(pooled["n"].sum())
     overall = total_k / total_n if total_n else math.nan
     pooled_note = (f" (top {len(segs) - 1} by volume, the rest pooled)" if segs and segs[-1]["segment"] == OTHER
@@ -160,7 +193,8 @@ def score_segments(groups: list[tuple[str, np.ndarray]], rng: np.random.Generato
     segs = []
     for name, g in groups:
         rest = np.concatenate([h for m, h in groups if m != name]) if len(groups) > 1 else np.array([])
-        test, p = st.mann_whitney(g, rest, dispersion)
+        against_rest = score_contrast(g, rest, rng, dispersion, with_ci=False)
+        test, p = against_rest.test, against_rest.p_value
         segs.append({"segment": name, "n": int(len(g)), "mean": float(g.mean()) if len(g) else math.nan,
                      "ci": list(st.bootstrap_mean_ci(g, rng, BOOTSTRAP, dispersion)),
                      "rest_mean": float(rest.mean()) if len(rest) else math.nan,
@@ -200,7 +234,7 @@ def score_comparison(key: str, title: str, dimension: str, groups: list[tuple[st
     ghi = dict(groups).get(hi["segment"], np.array([]))
     glo = dict(groups).get(lo["segment"], np.array([]))
     number = hi["mean"] - lo["mean"]
-    ci = st.bootstrap_diff_ci(ghi, glo, rng, BOOTSTRAP, dispersion)
+    ci = score_contrast(ghi, glo, rng, dispersion).ci
     allv = np.concatenate([g for _, g in groups]) if groups else np.array([])
     overall = float(allv.mean()) if len(allv) else math.nan
     overall_ci = st.bootstrap_mean_ci(allv, rng, BOOTSTRAP, dispersion)
