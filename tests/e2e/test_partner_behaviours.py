@@ -127,3 +127,23 @@ def test_a_partner_day_whose_links_collapse_is_called_out(tmp_path):
     assert "warning: link health of partner acme on 2024-03-29 collapsed" in _format_summary(summary, lake)
     recorded = pd.read_parquet(lake / "unified" / "link_health" / "dt=2024-03-29" / "health.parquet")
     assert recorded["collapsed"].tolist() == [True] and recorded["partner"].tolist() == ["acme"]
+
+
+def test_the_report_names_the_collapsed_partner_day(tmp_path):
+    """The report's data-quality section shows link health per partner and day (what the run recorded)."""
+    import numpy as np
+    from bcjourney_tools.analysis.insights_quality import link_rates
+    from bcjourney_tools.analysis.report_data import load_lake
+
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    generate(landing, days=8, per_day=900, seed=9, start="2024-03-20")
+    broken = landing / "broker" / "acme" / "registrations_20240327.csv"
+    rng = np.random.default_rng(2)
+    lines = broken.read_text(encoding="utf-8-sig").splitlines()
+    broken.write_text("\n".join([lines[0]] + [f"{int(t) + int(rng.integers(120, 3600))},{rest}" for t, rest in
+                                              (line.split(",", 1) for line in lines[1:])]) + "\n")
+    run(landing, lake, workers=1)
+    insight = link_rates(load_lake(lake))
+    assert insight.details["link_health_collapsed"] == [
+        {"partner": "acme", "day": "2024-03-27", "reason": insight.details["link_health_collapsed"][0]["reason"]}]
+    assert "acme on 2024-03-27" in insight.finding and insight.details["link_health_days"] >= 8

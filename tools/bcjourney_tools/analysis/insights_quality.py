@@ -92,6 +92,13 @@ def link_rates(data: LakeData) -> Insight:
             finding += f"; {len(uncovered)} click day(s) lie outside it ({zero_days} with no link at all)."
         else:
             finding += "."
+    health = data.link_health
+    collapsed = health[health["collapsed"].astype(bool)] if len(health) else health
+    if len(health):
+        finding += (f" Link health, each partner day against its own recent days: {len(health):,} partner days, "
+                    f"{len(collapsed)} collapsed"
+                    + (": " + "; ".join(f"{r.partner} on {r.day} ({r.reason})" for r in collapsed.itertuples())
+                       if len(collapsed) else "") + ".")
     hours = data.unlinked_by_hour
     test, idx, expected, p_burst = st.max_count_outlier(hours["unlinked"].tolist() if len(hours) else [])
     burst = hours.iloc[idx] if len(hours) else None
@@ -112,6 +119,9 @@ def link_rates(data: LakeData) -> Insight:
                   test=test, p_value=p_burst, kind="quality",
                   details={"per_partner": per_partner, "click_days": int(len(clk)),
                            "click_days_outside_export": int(len(uncovered)), "zero_link_days": zero_days,
+                           "link_health_days": int(len(health)),
+                           "link_health_collapsed": [{"partner": r.partner, "day": r.day, "reason": r.reason}
+                                                     for r in collapsed.itertuples()],
                            **burst_details},
                   plot_data={"clicks": clk, "registrations": reg, "hours": hours})
 

@@ -77,6 +77,7 @@ class LakeData:
     quality_reports: list[dict] = field(default_factory=list)
     quarantine_by_rule: pd.DataFrame = field(default_factory=pd.DataFrame)
     unlinked_by_hour: pd.DataFrame = field(default_factory=pd.DataFrame)  # partner, hour, registrations, unlinked
+    link_health: pd.DataFrame = field(default_factory=pd.DataFrame)  # per partner and day (matching.health)
 
 
 def compute_coverage(con: duckdb.DuckDBPyConnection, window: Window | None = None) -> Coverage:
@@ -207,7 +208,16 @@ def load_lake(lake_dir: str | Path) -> LakeData:
         "WHERE partner IS NOT NULL AND registered_at IS NOT NULL GROUP BY ALL ORDER BY partner, hour"
     ).df()
     return LakeData(lake_dir, coverage, queries, rows, load_quality_reports(lake_dir), quarantine_by_rule,
-                    unlinked_by_hour)
+                    unlinked_by_hour, load_link_health(lake_dir))
+
+
+def load_link_health(lake_dir: Path) -> pd.DataFrame:
+    """The link health the match runs recorded (unified/link_health/dt=*/health.parquet), by partner and day."""
+    files = sorted((Path(lake_dir) / "unified" / "link_health").glob("dt=*/health.parquet"))
+    if not files:
+        return pd.DataFrame(columns=["partner", "day", "linked_share", "within_5s_share", "collapsed", "reason"])
+    health = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    return health.sort_values(["partner", "day"]).reset_index(drop=True)
 
 
 def query(data: LakeData, name: str) -> pd.DataFrame:
