@@ -1,5 +1,5 @@
-"""Match Lambda: one day of clicks and registrations -> unified/journeys/dt=<day>/. Step Functions maps it
-over the days an ingest touched ({"day": "YYYY-MM-DD"}); a batch {"days": [...]} is matched in one pass
+"""Match Lambda: one day of clicks and registrations -> unified/journeys/dt=<day>/ and its link health
+(unified/link_health/dt=<day>/). Step Functions maps it over the days an ingest touched ({"day": "YYYY-MM-DD"}); a batch {"days": [...]} is matched in one pass
 (the local runner's backfills). All domain work is in bcjourney.matching.
 
 Order: the day is written only while its inputs are still the generation it read (bcjourney.state); if an ingest

@@ -105,7 +105,7 @@ def _clock_lines(days: list[dict]) -> list[str]:
         offsets = sorted({e["offset_s"] for e in estimates})
         shown = ", ".join(f"{o:+d} s" for o in offsets[:4]) + (" ..." if len(offsets) > 4 else "")
         done = "applied before matching" if all(e["applied"] for e in estimates) else (
-            "NOT applied (its profile says warn or off)" if not any(e["applied"] for e in estimates)
+            "NOT applied (its profile says warn)" if not any(e["applied"] for e in estimates)
             else "applied where its profile allowed")
         lines.append(f"warning: partner {partner}'s clock is off by {shown} on {len(estimates)} day(s): {done}")
         notes = sorted({e["note"] for e in estimates if e["note"]})
@@ -197,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--partner-time-zone", default=None, metavar="ZONE",
                      help="the partner writes naive local time of this IANA zone (e.g. Europe/Budapest)")
     gen.add_argument("--click-id-share", type=float, default=0.0,
-                     help="share of the partner's rows that carry our click id (column subid; partner gamma)")
+                     help="share of the rows a click explains that carry its id (column subid; partner gamma)")
     gen.add_argument("--delay-tail-share", type=float, default=0.0,
                      help="share of registrations 10 s to 5 min after their click (stamped at sign-up end)")
     gen.add_argument("--overlap-hours", type=float, default=0.0,

@@ -1,7 +1,7 @@
 """The exact tier: a partner that passes our click id through (its profile maps that column to `click_id`) links
 those rows by the id, with confidence 1; only the other rows go to the probabilistic matcher, which then fits its
 model without them. An id that names no loaded click (a click not exported yet, or a wrong id) leaves its row to
-the probabilistic matcher, and is counted."""
+the probabilistic matcher, and is logged (per batch: neighbour days are counted in each batch that loads them)."""
 
 from __future__ import annotations
 
