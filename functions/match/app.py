@@ -1,6 +1,6 @@
 """Match Lambda: one day of clicks and registrations -> unified/journeys/dt=<day>/ and its link health
-(unified/link_health/dt=<day>/). Step Functions maps it over the days an ingest touched ({"day": "YYYY-MM-DD"}); a batch {"days": [...]} is matched in one pass
-(the local runner's backfills). All domain work is in bcjourney.matching.
+(unified/link_health/dt=<day>/). Step Functions maps it over the days an ingest touched ({"day": "YYYY-MM-DD"});
+a batch {"days": [...]} is matched in one pass (the local runner's backfills). All domain work is in bcjourney.matching.
 
 Order: the day is written only while its inputs are still the generation it read (bcjourney.state); if an ingest
 changed them meanwhile the result says "superseded" and the run started by that ingest writes it. A day whose
