@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
 from bcjourney.state import DayBusy, DynamoDBState
 from bcjourney_tools.local.handlers import LocalLambdaContext
+from helpers import match_paused_between_read_and_write
 from moto_stack import LANDING, REPO
 
 CLICKS, PARTNER, MAPPING = ("conversions/clicks 2024-04-01.csv", "broker/acme/registrations.csv",
@@ -25,32 +25,16 @@ def journeys(stack, day: str):
 def test_a_stale_match_does_not_overwrite_the_fresh_one(stack, monkeypatch):
     """Run A (started by the clicks) reads the day; the partner's file lands and run B matches the day with it;
     then A would write its older result. A yields (superseded); the day equals a sequential re-match."""
-    from bcjourney.matching import service
-
     stack.runtimes["ingest"].state_machine_arn = None  # the runs are started by hand, to interleave them
     match = stack.handlers[stack.match_function]
     stack.upload(MAPPING, LANDING[MAPPING])
     stack.upload(CLICKS, LANDING[CLICKS])
-    real_journey_tables = service.journey_tables
-    paused, resume = threading.Event(), threading.Event()
-
-    def pause_between_read_and_write(*args, **kwargs):
-        tables = real_journey_tables(*args, **kwargs)
-        if threading.current_thread().name == "run-A":
-            paused.set()
-            assert resume.wait(30)
-        return tables
-
-    monkeypatch.setattr(service, "journey_tables", pause_between_read_and_write)
     results = {}
-    run_a = threading.Thread(name="run-A", target=lambda: results.setdefault(
-        "A", match.lambda_handler({"day": DAY}, LocalLambdaContext(stack.match_function))))
-    run_a.start()
-    assert paused.wait(30)
-    stack.upload(PARTNER, LANDING[PARTNER])  # the partner's file for the day lands, ingest bumps the day
-    results["B"] = match.lambda_handler({"day": DAY}, LocalLambdaContext(stack.match_function))
-    resume.set()
-    run_a.join(30)
+    with match_paused_between_read_and_write(
+            monkeypatch, lambda: match.lambda_handler({"day": DAY}, LocalLambdaContext(stack.match_function))) as a:
+        stack.upload(PARTNER, LANDING[PARTNER])  # the partner's file for the day lands, ingest bumps the day
+        results["B"] = match.lambda_handler({"day": DAY}, LocalLambdaContext(stack.match_function))
+    results["A"] = a["result"]
 
     assert results["A"]["superseded"] is True and results["B"]["superseded"] is False
     fresh = journeys(stack, DAY)

@@ -4,8 +4,6 @@ only ever saw the final version (the reference: plain ingest of that version, th
 
 from __future__ import annotations
 
-import threading
-
 import pandas as pd
 import pytest
 from bcjourney.days import affected_days
@@ -15,7 +13,7 @@ from bcjourney.ingest.versions import RETRACTED_RULE, apply_created, apply_remov
 from bcjourney.matching.service import match_days
 from bcjourney.state import LocalState, is_newer, sequencer_key
 from bcjourney.storage import LocalStorage
-from helpers import write_landing
+from helpers import match_paused_between_read_and_write, write_landing
 
 HEADER = "id;session_id;country_name;is_mobile;ui_element;created_at;measurement_category\n"
 KEY = "conversions/clicks.csv"
@@ -227,32 +225,16 @@ def test_an_older_version_finishing_after_the_newer_one_removes_its_own_output(t
 def test_a_stale_match_does_not_overwrite_a_fresh_one(tmp_path, monkeypatch):
     """Run A reads day D; a partner file for D lands and run B matches D with it; then A would write its older
     result. A yields instead (superseded), and the lake equals a sequential run's."""
-    from bcjourney.matching import service
-
     lake = Lake(tmp_path)
     first = lake.created(KEY, V1, "01")
     days = affected_days(first.days)
     partner = registrations("2024-04-01", range(1, 21))
-    real_journey_tables = service.journey_tables
-    paused, resume = threading.Event(), threading.Event()
-
-    def pause_between_read_and_write(*args, **kwargs):
-        tables = real_journey_tables(*args, **kwargs)
-        if threading.current_thread().name == "run-A":
-            paused.set()
-            assert resume.wait(30)
-        return tables
-
-    monkeypatch.setattr(service, "journey_tables", pause_between_read_and_write)
     results = {}
-    run_a = threading.Thread(name="run-A", target=lambda: results.setdefault(
-        "A", match_days(lake.lake, days, state=lake.state)))
-    run_a.start()
-    assert paused.wait(30)
-    registered = lake.created(PARTNER, partner, "02")  # the partner's file for D lands
-    results["B"] = match_days(lake.lake, affected_days(registered.days), state=lake.state)
-    resume.set()
-    run_a.join(30)
+    with match_paused_between_read_and_write(monkeypatch,
+                                             lambda: match_days(lake.lake, days, state=lake.state)) as a:
+        registered = lake.created(PARTNER, partner, "02")  # the partner's file for D lands
+        results["B"] = match_days(lake.lake, affected_days(registered.days), state=lake.state)
+    results["A"] = a["result"]
 
     assert {r.day: r.superseded for r in results["A"]} == {d: True for d in days}
     assert not any(r.superseded for r in results["B"])
