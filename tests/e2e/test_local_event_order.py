@@ -53,6 +53,18 @@ def test_a_re_upload_moving_rows_to_another_day_leaves_no_copy_behind(tmp_path):
     pd.testing.assert_frame_equal(after, journeys(reference))
 
 
+def test_a_run_with_nothing_new_says_the_lake_is_up_to_date(tmp_path):
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    generate(landing, days=1, per_day=200, seed=4)
+    run(landing, lake, workers=1)
+    before = journeys(lake)
+    again = subprocess.run([sys.executable, "-m", "bcjourney_tools.cli", "run", "--landing", str(landing), "--lake",
+                            str(lake), "--quiet"], capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    assert "no day to match (no curated row changed)" in again.stdout and "not ingested again: 3 file(s)" in again.stdout
+    pd.testing.assert_frame_equal(journeys(lake), before)
+
+
 def test_a_deleted_landing_file_is_retracted_and_the_summary_says_so(tmp_path):
     landing, lake = tmp_path / "landing", tmp_path / "lake"
     generate(landing, days=3, per_day=300, seed=6)

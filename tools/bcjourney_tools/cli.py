@@ -66,8 +66,11 @@ def _format_summary(summary, lake: Path) -> str:
     if blank:
         lines.append(f"blank lines (counted, not rows): {blank:,}")
     share = f" ({summary.linked / summary.registrations:.1%})" if summary.registrations else ""
-    lines.append(f"registrations linked: {summary.linked:,} of {summary.registrations:,}{share} "
-                 f"over {len(summary.days)} day partitions")
+    if summary.days:
+        lines.append(f"registrations linked: {summary.linked:,} of {summary.registrations:,}{share} "
+                     f"over {len(summary.days)} day partitions")
+    else:
+        lines.append("registrations linked: no day to match (no curated row changed)")
     for line in _clock_lines(summary.days):
         lines.append(line)
     for day in summary.days:
