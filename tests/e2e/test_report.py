@@ -94,6 +94,23 @@ def test_pdf_has_title_insight_quality_and_methods_pages(built):
     assert pages == expected_pages(len(result["insights"])) == result["pages"] == len(result["insights"]) + 3
 
 
+def test_the_slides_draw_both_pipelines_rank_the_recommendations_and_carry_the_actions(built):
+    from bcjourney_tools.analysis.slides import RECOMMENDATIONS, TextOverflow, _check_fits, _page, ranked
+
+    result = built["result"]
+    raw = Path(result["slides"]).read_bytes()
+    assert len(re.findall(rb"/Type\s*/Page(?![a-zA-Z])", raw)) == result["slide_pages"] >= 5
+    order = ranked()
+    assert sorted(order, key=lambda r: r.title) == sorted(RECOMMENDATIONS, key=lambda r: r.title)
+    assert all(a.value / a.effort >= b.value / b.effort for a, b in zip(order, order[1:]))
+    assert all(r.cost for r in order), "every recommendation is costed"
+    # the check that keeps labels on the page is real: a text past the edge is refused
+    fig = _page("x")
+    fig.text(0.9, 0.5, "a label much too long for the little room left at the right of the page")
+    with pytest.raises(TextOverflow):
+        _check_fits(fig)
+
+
 def test_every_topic_of_the_issue_is_covered(built):
     assert set(built["insights"]) == {
         "overall_rate", "rate_by_page_category", "rate_by_ui_element", "rate_by_device", "rate_by_country",

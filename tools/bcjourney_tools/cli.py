@@ -159,7 +159,9 @@ def cmd_report(args) -> int:
     result = build_report(Path(args.lake), Path(args.out))
     for number, insight in enumerate(result["insights"], 1):
         print(f"{number:2}. {insight['title']}: {insight['action']}")
-    print(f"\n{result['html']}\n{result['pdf']}  ({result['pages']} pages)")
+    print(f"\n{result['html']}\n{result['pdf']}  ({result['pages']} pages)\n"
+          f"{result['slides']}  ({result['slide_pages']} slides: the pipeline as built and ideal, recommendations, "
+          "actions)")
     return 0
 
 

@@ -32,6 +32,7 @@ from bcjourney_tools.analysis.registry import BY_KEY, INSIGHTS
 from bcjourney_tools.analysis.report_data import LakeData, load_lake
 from bcjourney_tools.analysis.report_plots import render_png
 from bcjourney_tools.analysis.report_stats import ALPHA, MIN_EXPECTED
+from bcjourney_tools.analysis.slides import write_slides
 
 TITLE = "BrokerChooser click-outs to partner registrations: EDA report"
 
@@ -180,7 +181,8 @@ def _methods(data: LakeData) -> list[str]:
 
 
 def build_report(lake_dir: Path, out_dir: Path) -> dict:
-    """Write report.html, report.pdf, plots/*.png and insights.json for a lake; return paths and insights."""
+    """Write report.html, report.pdf, plots/*.png, insights.json and slides.pdf (the written tasks: pipeline
+    pictures, recommendations, actions) for a lake; return paths and insights."""
     lake_dir, out_dir = Path(lake_dir), Path(out_dir)
     data = load_lake(lake_dir)
     if not data.rows["is_click"].any():
@@ -208,9 +210,13 @@ def build_report(lake_dir: Path, out_dir: Path) -> dict:
     payload = {"title": TITLE, "generated_at": meta["generated_at"], "commit": meta["commit"],
                "lake": str(lake_dir), "coverage": data.coverage.as_dict(), "insights": as_data}
     json_path.write_text(json.dumps(payload, indent=2, default=str), encoding="utf-8")
+    slides_path = out_dir / "slides.pdf"
+    slide_pages = write_slides(slides_path, TITLE, as_data)
     return {
         "html": html_path,
         "pdf": pdf_path,
+        "slides": slides_path,
+        "slide_pages": slide_pages,
         "json": json_path,
         "plots": plot_paths,
         "pages": pages,
