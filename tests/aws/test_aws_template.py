@@ -11,7 +11,7 @@ import json
 
 from bcjourney.ingest.sources import DATA_SUFFIXES
 from bcjourney_tools.named_queries import generated_block, query_files
-from moto_stack import REPO, TEMPLATE, load_template
+from moto_stack import ASL, REPO, TEMPLATE, load_template
 
 
 def named_queries(template: dict) -> dict[str, dict]:
@@ -216,3 +216,20 @@ def test_every_partner_the_catalog_names_has_a_profile():
     for name in names:
         assert load_profile(name).name == name
     assert sorted(names) == known_partners()
+
+
+def test_every_projected_table_starts_at_the_projection_start_parameter():
+    """A backfill older than the default start is queryable once the parameter says so (no fixed date)."""
+    resources = load_template()["Resources"]
+    ranges = [r["Properties"]["TableInput"]["Parameters"]["projection.dt.range"] for r in resources.values()
+              if r["Type"] == "AWS::Glue::Table" and "projection.dt.range" in r["Properties"]["TableInput"].get(
+                  "Parameters", {})]
+    assert len(ranges) >= 5 and all(r == {"Fn::Sub": "${ProjectionStartDate},NOW"} for r in ranges)
+    assert "2024-01-01,NOW" not in TEMPLATE.read_text()
+
+
+def test_the_match_task_times_out_after_the_function_would():
+    asl = json.loads(ASL.read_text())
+    task = asl["States"]["MatchDays"]["ItemProcessor"]["States"]["MatchDay"]
+    timeout = load_template()["Resources"]["MatchFunction"]["Properties"]["Timeout"]
+    assert timeout < task["TimeoutSeconds"] <= timeout + 120
