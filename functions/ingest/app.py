@@ -62,7 +62,7 @@ def apply_delivery(*, runtime: Runtime, delivery: dict, request_id: str) -> dict
                                     sequencer=sequencer, version_id=delivery.get("version_id"),
                                     etag=delivery.get("etag"))
     except FileRejected as rejected:
-        kept = "previous version's rows (batch" in str(rejected)
+        kept = rejected.kept_previous_batch is not None
         metrics.add_metric(name="FilesRejected", unit=MetricUnit.Count, value=1)
         if isinstance(rejected.__cause__, UnknownPartner):  # a partner folder nobody set up: an alarm
             metrics.add_metric(name="UnknownPartnerFiles", unit=MetricUnit.Count, value=1)

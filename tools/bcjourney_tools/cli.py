@@ -71,8 +71,7 @@ def _format_summary(summary, lake: Path) -> str:
                      f"over {len(summary.days)} day partitions")
     else:
         lines.append("registrations linked: no day to match (no curated row changed)")
-    for line in _clock_lines(summary.days):
-        lines.append(line)
+    lines.extend(_clock_lines(summary.days))
     for day in summary.days:
         for health in day.get("health", []):
             if health["collapsed"]:

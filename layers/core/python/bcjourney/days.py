@@ -3,7 +3,15 @@ machine matches by, kept in one place so the two never disagree."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+
+DAY_MS = 86_400_000
+
+
+def day_labels(day_numbers: np.ndarray) -> list[str]:
+    """'YYYY-MM-DD' of day numbers (epoch milliseconds // DAY_MS)."""
+    return list(pd.to_datetime(np.asarray(day_numbers, dtype=np.int64) * DAY_MS, unit="ms").strftime("%Y-%m-%d"))
 
 
 def neighbour_days(day: str, reach: int = 1) -> list[str]:

@@ -30,7 +30,12 @@ logger = logging.getLogger(__name__)
 
 
 class FileRejected(RuntimeError):
-    """The whole file was rejected (unreadable, empty, unknown header); it is in quarantine and must be fixed."""
+    """The whole file was rejected (unreadable, empty, unknown header); it is in quarantine and must be fixed.
+    `kept_previous_batch`: the batch of an earlier version whose rows stay live for the key, if any."""
+
+    def __init__(self, message: str, kept_previous_batch: str | None = None):
+        super().__init__(message)
+        self.kept_previous_batch = kept_previous_batch
 
 
 class DayTooLarge(ValueError):
@@ -88,7 +93,7 @@ def ingest_object(landing: Storage, key: str, lake: Storage, *, version: str | N
         report.kept_previous_batch = previous_batch
         writer.write_report(report)
         kept = f"; the previous version's rows (batch {previous_batch}) stay" if previous_batch else ""
-        raise FileRejected(f"{key}: {exc}{kept}") from exc
+        raise FileRejected(f"{key}: {exc}{kept}", previous_batch) from exc
 
     days = writer.finish(report)
     report.check_balance()

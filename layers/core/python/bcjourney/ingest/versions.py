@@ -63,7 +63,7 @@ def apply_created(landing: Storage, key: str, lake: Storage, state: PipelineStat
             key, sequencer, live.batch_id if live else None, live.days if live else (),
             live.curated_rows if live else 0, rejected=True, version_id=version_id, etag=etag))
         raise
-    recorded, live = _record(state, previous, lambda live: AppliedObject(
+    recorded, record = _record(state, previous, lambda live: AppliedObject(
         key, sequencer, batch_id, tuple(result.days), result.report.curated, version_id=version_id, etag=etag,
         retired_batch=live.batch_id if live and live.batch_id != batch_id else None,
         changed_days=tuple(sorted(set(result.days) | set(live.days if live and live.batch_id else ())))))
@@ -73,7 +73,6 @@ def apply_created(landing: Storage, key: str, lake: Storage, state: PipelineStat
         state.bump_days(affected_days(result.days))
         logger.warning("superseded: a newer event for %s was applied during this ingest; its output removed", key)
         return Applied("superseded", key, sequencer, result, result.days)
-    record = state.applied(key) or AppliedObject(key, sequencer)
     _finish(lake, state, record)
     return Applied("ingested", key, sequencer, result, list(record.changed_days), record.retired_batch)
 
@@ -85,13 +84,12 @@ def apply_removed(key: str, lake: Storage, state: PipelineState, *, sequencer: s
     if previous is not None and not is_newer(sequencer, previous.sequencer):
         return _not_newer(lake, state, previous, sequencer)
     now = now or pd.Timestamp.now(tz="UTC").tz_localize(None).floor("ms")
-    recorded, live = _record(state, previous, lambda live: AppliedObject(
+    recorded, record = _record(state, previous, lambda live: AppliedObject(
         key, sequencer, deleted=True, retired_batch=live.batch_id if live else None, recorded_at=now.isoformat(),
         curated_rows=live.curated_rows if live and live.batch_id else 0,
         changed_days=live.days if live and live.batch_id else ()))
     if not recorded:
         return Applied("skipped_older", key, sequencer)
-    record = state.applied(key) or AppliedObject(key, sequencer, deleted=True)
     _finish(lake, state, record)
     logger.info("retracted %s rows of %s", record.curated_rows, key)
     return Applied("retracted", key, sequencer, changed_days=list(record.changed_days),
@@ -106,7 +104,7 @@ def _not_newer(lake: Storage, state: PipelineState, previous: AppliedObject, seq
         logger.info("skipped: %s has a newer event applied (%s > %s)", key, previous.sequencer, sequencer)
         return Applied("skipped_older", key, sequencer)
     if previous.rejected:  # a retry of the rejected event: the same verdict, without reading the file again
-        raise FileRejected(f"{key}: this version was rejected already (see its quality report)")
+        raise FileRejected(f"{key}: this version was rejected already (see its quality report)", previous.batch_id)
     _finish(lake, state, previous)
     return Applied("repeated", key, sequencer, changed_days=list(previous.changed_days),
                    retired_batch=previous.retired_batch,
@@ -133,13 +131,13 @@ def _finish(lake: Storage, state: PipelineState, record: AppliedObject) -> None:
 
 
 def _record(state: PipelineState, previous: AppliedObject | None,
-            make: Callable[[AppliedObject | None], AppliedObject]) -> tuple[bool, AppliedObject | None]:
+            make: Callable[[AppliedObject | None], AppliedObject]) -> tuple[bool, AppliedObject]:
     """Store make(previous) over `previous`; when an older event got in first, over that one instead.
-    (False, newer record) when a newer event got in first."""
+    (True, the record stored), or (False, the newer record) when a newer event got in first."""
     while True:
         record = make(previous)
         if state.record_applied(record, previous):
-            return True, previous
+            return True, record
         current = state.applied(record.key)
         if current is not None and not is_newer(record.sequencer, current.sequencer):
             return False, current

@@ -12,11 +12,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .. import schema
+from ..days import DAY_MS
 from .inputs import column_milliseconds
 from .linker import DAY_S, Links
 
 UNKNOWN_PAGE = "Unknown"
-_DAY_MS = DAY_S * 1000
 
 CLICK_COLUMNS = {  # unified column <- curated conversions column
     "conversion_id": "conversion_id", "session_id": "session_id", "is_mobile": "is_mobile",
@@ -132,7 +132,7 @@ def _unified(columns: dict[str, pa.Array], mapping: pa.Table) -> pa.Table:
 
 
 def _day_numbers(times: pa.ChunkedArray) -> np.ndarray:
-    return np.floor_divide(column_milliseconds(times), _DAY_MS)
+    return np.floor_divide(column_milliseconds(times), DAY_MS)
 
 
 def _to_arrow(frame: pd.DataFrame) -> pa.Table:

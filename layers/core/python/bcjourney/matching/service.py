@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .. import layout, schema
-from ..days import affected_days, neighbour_days
+from ..days import DAY_MS, affected_days, day_labels, neighbour_days
 from ..ingest.conversions import first_of_each_id
 from ..layout import partition_values
 from ..partners import UnknownPartner, load_profile
@@ -31,8 +31,6 @@ from .linker import Links, MatchSettings
 from .overlaps import first_copies
 
 logger = logging.getLogger(__name__)
-
-DAY_MS = 86_400_000
 
 # The curated columns matching and the unified dataset use: the others are never read
 CLICK_COLUMNS_READ = pa.schema([schema.CURATED_CONVERSIONS.field(c) for c in CLICK_COLUMNS.values()])
@@ -97,13 +95,16 @@ def load_registrations(lake: Storage, days: list[str], merged: Counter | None = 
     if keep is not None:
         logger.info("merged %s partner rows re-sent in overlapping exports", int((~keep).sum()))
         if merged is not None:
-            resent_days = np.floor_divide(column_milliseconds(table.filter(pa.array(~keep)).column("registered_at")),
-                                          DAY_MS)
-            merged.update(pd.to_datetime(resent_days * DAY_MS, unit="ms").strftime("%Y-%m-%d"))
+            resent_ms = column_milliseconds(table.filter(pa.array(~keep)).column("registered_at"))
+            merged.update(day_labels(np.floor_divide(resent_ms, DAY_MS)))
         table = table.filter(pa.array(keep))
+    return _in_order(table, *_registration_order_keys(table, column_milliseconds(table.column("registered_at"))))
+
+
+def _registration_order_keys(table: pa.Table, times_ms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Registrations' order, first key first: time, then file (in key order), then line."""
     files, _ = pd.factorize(table.column("source_file").to_pandas(types_mapper=pd.ArrowDtype), sort=True)
-    return _in_order(table, column_milliseconds(table.column("registered_at")), files,
-                     table.column("source_line").to_numpy())
+    return times_ms, files, table.column("source_line").to_numpy()
 
 
 def _in_order(table: pa.Table, *keys: np.ndarray) -> pa.Table:
@@ -193,9 +194,9 @@ def align_partner_clocks(inputs: MatchInputs, registrations: pa.Table
         if policy == "off":  # the profile says its clock is not to be second-guessed
             continue
         by_day: dict[int, tuple[np.ndarray, ClockEstimate]] = {}
-        for number in np.unique(day_numbers[of_partner]):
+        numbers = np.unique(day_numbers[of_partner])
+        for number, day in zip(numbers, day_labels(numbers)):
             rows = np.flatnonzero(of_partner & (day_numbers == number))
-            day = pd.Timestamp(int(number) * DAY_MS, unit="ms").strftime("%Y-%m-%d")
             by_day[int(number)] = rows, estimate_offset(
                 inputs.click_times, inputs.click_country, inputs.registration_times[rows], inputs.ip_country[rows],
                 str(partner), day)
@@ -217,8 +218,7 @@ def align_partner_clocks(inputs: MatchInputs, registrations: pa.Table
     if not shift.any():
         return inputs, registrations.append_column("clock_offset_s", offsets), estimates
     aligned = inputs.registration_times - shift
-    files, _ = pd.factorize(registrations.column("source_file").to_pandas(types_mapper=pd.ArrowDtype), sort=True)
-    order = np.lexsort((registrations.column("source_line").to_numpy(), files, aligned))
+    order = np.lexsort(_registration_order_keys(registrations, aligned)[::-1])
     registrations = registrations.append_column("clock_offset_s", offsets).take(order)
     return replace(inputs, registration_times=aligned[order], ip_country=inputs.ip_country[order],
                    residency_country=inputs.residency_country[order]), registrations, estimates
