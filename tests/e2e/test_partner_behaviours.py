@@ -5,6 +5,8 @@ partner on the same clicks; the real data's figures must not move (tests/e2e/tes
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 from bcjourney_tools.evaluation import evaluate, read_journeys
@@ -77,6 +79,9 @@ def test_overlapping_exports_count_each_registration_once(tmp_path, plain):
     evaluation, summary, generated = linked(tmp_path, "overlap", "acme", PartnerBehaviour(overlap_hours=6))
     assert generated["resent_rows"] > 1000
     assert evaluation.registrations == plain.registrations, "no re-sent row became a registration"
+    reports = [json.loads(p.read_text()) for p in (tmp_path / "overlap" / "lake" / "_reports").glob("broker_acme/*")]
+    assert sum(r["resent_rows"] for r in reports) == generated["resent_rows"], "each batch's report counts them"
+    assert sum(day["resent_rows_merged"] for day in summary.days) == generated["resent_rows"]
     assert evaluation.f1 >= plain.f1 - F1_MARGIN, (evaluation.f1, plain.f1)
     journeys = read_journeys(str(tmp_path / "overlap" / "lake"))
     regs = journeys[journeys["partner"].notna()]

@@ -22,6 +22,8 @@ class QualityReport:
     blank_lines: int = 0  # lines with nothing on them: counted, not rows
     curated: int = 0
     merged_duplicates: int = 0
+    # partner rows repeating an earlier export already in the lake: curated (so not in the balance), one registration
+    resent_rows: int = 0
     quarantined: int = 0
     quarantined_by_rule: dict[str, int] = field(default_factory=dict)
     flags: dict[str, int] = field(default_factory=dict)

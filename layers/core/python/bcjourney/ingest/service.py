@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .. import layout, schema
 from ..frames import to_table
+from ..matching.overlaps import CONTENT, first_copies
 from ..partners import UnknownPartner, load_profile
 from ..progress import report_rows
 from ..storage import Storage
@@ -97,6 +99,8 @@ def ingest_object(landing: Storage, key: str, lake: Storage, *, version: str | N
 
     days = writer.finish(report)
     report.check_balance()
+    if obj.partner:
+        report.resent_rows = count_resent_rows(lake, obj, days)
     writer.write_report(report)
     return IngestResult(key=key, source=obj.source, batch_id=batch_id, report=report, days=days)
 
@@ -342,6 +346,22 @@ class _BatchWriter:
     def write_report(self, report: QualityReport) -> None:
         report.finished_at = pd.Timestamp.now(tz="UTC").isoformat()
         self.lake.write_bytes(f"{layout.REPORTS}{self.obj.source}/{self.batch_id}.json", report.to_json().encode())
+
+
+def count_resent_rows(lake: Storage, obj: LandingObject, days: list[str]) -> int:
+    """Rows of this file that repeat a row of an earlier export of the partner already in the lake (the rule of
+    matching.overlaps): curated here like any row, counted once when matching. An earlier export ingested after
+    this one is not seen here; the match result's per-day count (resent_rows_merged) is the complete one."""
+    keys = [k for day in days for k in lake.list_keys(f"{obj.curated_prefix}dt={day}/") if k.endswith(".parquet")]
+    if not keys:
+        return 0
+    columns = pa.schema([obj.contract.schema.field(name) for name in (*CONTENT, "source_file", "source_line")])
+    table = lake.read_table(keys, columns)
+    keep = first_copies(table)
+    if keep is None:
+        return 0
+    mine = pc.equal(table.column("source_file"), obj.key).to_numpy(zero_copy_only=False)
+    return int((mine & ~keep).sum())
 
 
 def batch_files(lake: Storage, obj: LandingObject, batch_id: str, days: list[str] | None = None) -> list[str]:
