@@ -114,7 +114,7 @@ def test_the_slides_draw_both_pipelines_rank_the_recommendations_and_carry_the_a
 def test_every_topic_of_the_issue_is_covered(built):
     assert set(built["insights"]) == {
         "overall_rate", "rate_by_page_category", "rate_by_ui_element", "rate_by_device", "rate_by_country",
-        "delay_distribution", "score_by_page_category", "score_by_device", "score_by_country",
+        "markets_by_loss", "delay_distribution", "score_by_page_category", "score_by_device", "score_by_country",
         "high_value_by_entry_point", "rate_by_hour", "rate_by_weekday", "cross_country", "link_rates",
         "quarantine_rate", "match_confidence",
     }

@@ -118,6 +118,7 @@ def _clock_lines(days: list[dict]) -> list[str]:
 
 def cmd_generate(args) -> int:
     from .generate import PartnerBehaviour, generate
+    from .generate.planted import PlantedEffects
 
     tqdm = _bar_factory()
     total = args.days * args.per_day
@@ -126,7 +127,8 @@ def cmd_generate(args) -> int:
                                  overlap_hours=args.overlap_hours, click_id_share=args.click_id_share,
                                  delay_tail_share=args.delay_tail_share)
     summary = generate(Path(args.out), days=args.days, per_day=args.per_day, seed=args.seed, start=args.start,
-                       partner=args.partner, progress=bar.update if bar else None, partner_behaviour=behaviour)
+                       partner=args.partner, progress=bar.update if bar else None, partner_behaviour=behaviour,
+                       planted=PlantedEffects() if args.plant_effects else None)
     if bar:
         bar.close()
     for name, value in summary.items():
@@ -206,6 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="share of registrations 10 s to 5 min after their click (stamped at sign-up end)")
     gen.add_argument("--overlap-hours", type=float, default=0.0,
                      help="each partner export re-sends the previous export's rows of its last hours")
+    gen.add_argument("--plant-effects", action="store_true",
+                     help="plant what the report must find: a market the partner does not serve (mostly mobile "
+                          "clicks) and a page that registers less (generate/planted.py)")
     gen.set_defaults(func=cmd_generate)
 
     query = sub.add_parser("query", help="run an athena_queries/ file locally (DuckDB), as Athena would")

@@ -21,6 +21,7 @@ from bcjourney_tools.analysis.insight import (
     TOP_VPN_COUNTRIES,
     Insight,
 )
+from bcjourney_tools.analysis.report_adjust import add_country_adjustment, adjusted_difference
 from bcjourney_tools.analysis.report_compare import (
     above_below_action,
     comparison_test,
@@ -40,7 +41,8 @@ from bcjourney_tools.analysis.report_compare import (
     spread,
 )
 from bcjourney_tools.analysis.report_data import LakeData, query
-from bcjourney_tools.analysis.report_format import ci_pct, fmt_num, label, names, pct, pp
+from bcjourney_tools.analysis.report_format import ci_pct, fmt_num, fmt_p, label, names, pct, pp
+from bcjourney_tools.analysis.report_stats import ALPHA
 
 
 def _clicks(data: LakeData) -> pd.DataFrame:
@@ -107,7 +109,13 @@ def _rate_by(data: LakeData, rng, column: str, key: str, title: str, dimension: 
     """A registration-rate comparison across the segments of one click column, tested with days as units."""
     clicks = _clicks(data)
     cells = day_cells(clicks, clicks[column], clicks["registered"], pooled["segment"].tolist())
-    return rate_comparison(key, title, dimension, pooled, rng, "registration rate", action, cells=cells)
+    adjust_by = None if column == "country_code" else _country_adjustment(clicks, clicks[column])
+    return rate_comparison(key, title, dimension, pooled, rng, "registration rate", action, cells=cells,
+                           adjust_by=adjust_by)
+
+
+def _country_adjustment(clicks: pd.DataFrame, label: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+    return label, clicks["country_code"], clicks["registered"]
 
 
 def by_page_category(data: LakeData, rng) -> Insight:
@@ -122,10 +130,9 @@ def by_page_category(data: LakeData, rng) -> Insight:
             parts.append(f"use the layouts of those converting above it as the A/B-test challenger: {names(above)}")
         text = "; ".join(parts) + "."
         if below:
-            lost = sorted(below, key=lambda x: -(x["rest_rate"] - x["rate"]) * x["n"])
-            text += (" Prioritise by registrations lost, (rest rate - page rate) x clicks: "
-                     + ", ".join(f"{label(x['segment'])} {(x['rest_rate'] - x['rate']) * x['n']:,.0f}" for x in lost)
-                     + ".")
+            lost = sorted(below, key=lambda x: x["excess"])
+            text += (" Prioritise by registrations lost against what the page's countries predict: "
+                     + ", ".join(f"{label(x['segment'])} {-x['excess']:,.0f}" for x in lost) + ".")
         return text
 
     return _rate_by(data, rng, "page_category", "rate_by_page_category", "Registration rate by entry page category",
@@ -170,24 +177,36 @@ def by_device(data: LakeData, rng) -> Insight:
                          mobile_vs_desktop.ci)
     if dispersion > 1.0:
         test += f" (phi = {dispersion:.2f} from day-to-day variation)"
+    add_country_adjustment(segs, *_country_adjustment(clicks, clicks["device"]), dispersion=dispersion)
+    by_name = {s["segment"]: s for s in segs}
+    adjusted = (adjusted_difference(by_name["mobile"], by_name["desktop"], dispersion)
+                if {"mobile", "desktop"} <= set(by_name) else (math.nan, (math.nan, math.nan), 1.0))
+    adj_diff, adj_ci, adj_p = adjusted
     finding = (f"Mobile clicks register at {pct(km / nm if nm else math.nan)} (n = {nm:,}), desktop clicks at "
                f"{pct(kd / nd if nd else math.nan)} (n = {nd:,}): a difference of {pp(diff)} (95% CI "
-               f"{pp(ci[0])} to {pp(ci[1])}).")
+               f"{pp(ci[0])} to {pp(ci[1])}). Adjusted for the country mix (each device's registrations against "
+               f"what its clicks' countries predict) the difference is {pp(adj_diff)} (95% CI {pp(adj_ci[0])} to "
+               f"{pp(adj_ci[1])}, p = {fmt_p(adj_p)}).")
     ins = Insight(key="rate_by_device", title="Registration rate by device", finding=finding, number=diff,
                   number_label="mobile minus desktop registration rate", ci=ci,
                   ci_method="Newcombe hybrid score" + phi_note(dispersion),
                   unit="rate_diff",
                   test=test, p_value=p, segments=segs,
                   details={"mobile_k": km, "mobile_n": nm, "desktop_k": kd, "desktop_n": nd,
-                           "dispersion": dispersion},
+                           "dispersion": dispersion, "adjusted_difference": adj_diff, "adjusted_ci": list(adj_ci),
+                           "adjusted_p": adj_p},
                   plot_data={"overall": (km + kd) / (nm + nd) if nm + nd else math.nan,
                                         "what": "registration rate", "dimension": "device"})
 
     def act(i):
-        worse, better = ("mobile", "desktop") if diff < 0 else ("desktop", "mobile")
-        return (f"{worse.capitalize()} clicks register {pp(abs(diff))[1:]} less often than {better} clicks: walk "
-                f"through the {worse} click-out and the partner's {worse} sign-up page for friction (load time, "
-                f"forms, app-store detours) and A/B-test fixes on {worse} first.")
+        if adj_p >= ALPHA:
+            return (f"The raw gap of {pp(abs(diff))[1:]} between mobile and desktop is the country mix (adjusted "
+                    f"{pp(adj_diff)}, p = {fmt_p(adj_p)}): the markets that register least send mostly one device. "
+                    "No device action; act on those markets instead (see the markets by registrations lost).")
+        worse, better = ("mobile", "desktop") if adj_diff < 0 else ("desktop", "mobile")
+        return (f"{worse.capitalize()} clicks register {pp(abs(adj_diff))[1:]} less often than {better} clicks from "
+                f"the same markets: walk through the {worse} click-out and the partner's {worse} sign-up page for "
+                f"friction (load time, forms, app-store detours) and A/B-test fixes on {worse} first.")
 
     ins._action_if_significant = act
     return ins
@@ -400,7 +419,9 @@ def by_hour(data: LakeData, rng) -> Insight:
     extra += (" Tested with the day-hours as units (each hour seen on every day of the window), so that one "
               "day's incident cannot pass for an hour-of-day pattern.")
     ins = rate_comparison("rate_by_hour", "Registration rate by hour of day (UTC)", "hour", pooled, rng,
-                          "registration rate", action, extra_finding=extra, cells=cells)
+                          "registration rate", action, extra_finding=extra, cells=cells,
+                          adjust_by=_country_adjustment(clicks, clicks["converted_at"].dt.hour.map(
+                              lambda x: f"{int(x):02d}h")))
     ins.plot_data["order"] = "natural"
     return ins
 
@@ -426,7 +447,9 @@ def by_weekday(data: LakeData, rng) -> Insight:
     extra = (f" Each weekday is seen on {int(days.min())} to {int(days.max())} dates only, so the test uses the dates "
              "as units (day-to-day variation counts as noise).")
     ins = rate_comparison("rate_by_weekday", "Registration rate by weekday", "weekday", pooled, rng,
-                          "registration rate", action, extra_finding=extra, cells=cells)
+                          "registration rate", action, extra_finding=extra, cells=cells,
+                          adjust_by=_country_adjustment(clicks, clicks["converted_at"].dt.day_of_week.map(
+                              lambda x: _WEEKDAYS[int(x)])))
     ins.plot_data["order"] = "natural"
     return ins
 

@@ -10,6 +10,7 @@ from typing import Callable
 import matplotlib.pyplot as plt
 import numpy as np
 
+from bcjourney_tools.analysis import insights_markets as markets
 from bcjourney_tools.analysis import insights_product as product
 from bcjourney_tools.analysis import insights_quality as quality
 from bcjourney_tools.analysis import report_plots as render
@@ -40,6 +41,7 @@ INSIGHTS: tuple[InsightSpec, ...] = (
                 ("registration_rate_by_device_and_country",)),
     InsightSpec("rate_by_country", product.by_country, render.plot_rate_segments,
                 ("registration_rate_by_device_and_country",)),
+    InsightSpec("markets_by_loss", markets.markets_by_loss, render.plot_rate_segments, ()),
     InsightSpec("delay_distribution", product.delay_distribution, render.plot_delay,
                 ("registration_delay_distribution",)),
     InsightSpec("score_by_page_category", product.score_by_page, render.plot_score_segments, ()),

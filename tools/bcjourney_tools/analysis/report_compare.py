@@ -13,6 +13,7 @@ import pandas as pd
 
 from bcjourney_tools.analysis import report_stats as st
 from bcjourney_tools.analysis.insight import BOOTSTRAP, HIGH_VALUE, OTHER, Insight
+from bcjourney_tools.analysis.report_adjust import add_country_adjustment
 from bcjourney_tools.analysis.report_format import fmt_num, names, pct
 
 
@@ -144,9 +145,18 @@ def split_significant(segs: list[dict], value: str, rest: str) -> tuple[list[dic
 
 def segment_action(segs: list[dict], value: str, rest: str, dimension: str,
                    action: Callable[[list[dict], list[dict], Insight], str]) -> Callable[[Insight], str]:
-    """The action of a significant comparison: about the groups that differ from the rest after Holm correction."""
+    """The action of a significant comparison: about the groups that differ from the rest after Holm correction,
+    and, where the segments carry a country adjustment (report_adjust), only about those that still differ from
+    what their countries predict: a raw difference the market mix explains is no reason to change the page."""
     def act(i: Insight) -> str:
-        above, below = split_significant(segs, value, rest)
+        if segs and "adjusted_p_holm" in segs[0]:
+            above, below = split_adjusted(segs)
+            if not above and not below:
+                return (f"The {dimension} groups differ in their raw rates, but none differs from what its clicks' "
+                        f"countries predict (indirect standardization, Holm-adjusted): the market mix explains it; "
+                        f"no {dimension} action (see the markets by registrations lost).")
+        else:
+            above, below = split_significant(segs, value, rest)
         if not above and not below:
             return (f"The {dimension} groups differ as a whole, but no single group differs from the rest after "
                     "Holm correction: no targeted action; keep monitoring.")
@@ -155,16 +165,42 @@ def segment_action(segs: list[dict], value: str, rest: str, dimension: str,
     return act
 
 
+def split_adjusted(segs: list[dict]) -> tuple[list[dict], list[dict]]:
+    """The named segments above and below what their countries predict, significant after Holm correction."""
+    sig = [s for s in segs if s["adjusted_p_holm"] < st.ALPHA and s["segment"] != OTHER]
+    above = sorted([s for s in sig if s["excess"] > 0], key=lambda s: -s["excess"])
+    below = sorted([s for s in sig if s["excess"] < 0], key=lambda s: s["excess"])
+    return above, below
+
+
+def adjusted_note(segs: list[dict], dimension: str) -> str:
+    """One sentence of the finding: the segment furthest from what its countries predict."""
+    named = [s for s in segs if s["segment"] != OTHER and s.get("expected_k")]
+    if not named:
+        return ""
+    worst = max(named, key=lambda s: abs(s["excess"]))
+    side = "fewer" if worst["excess"] < 0 else "more"
+    return (f" Adjusted for the country mix, the {dimension} furthest from what its clicks' countries predict is "
+            f"{worst['segment']}: {abs(worst['excess']):,.0f} registrations {side} than expected "
+            f"({worst['k']:,} against {worst['expected_k']:,.0f}; adjusted rate {pct(worst['adjusted_rate'])}).")
+
+
 def rate_comparison(key: str, title: str, dimension: str, pooled: pd.DataFrame, rng: np.random.Generator,
                     what: str, action: Callable[[list[dict], list[dict], Insight], str],
-                    extra_finding: str = "", cells: pd.DataFrame | None = None) -> Insight:
+                    extra_finding: str = "", cells: pd.DataFrame | None = None,
+                    adjust_by: tuple[pd.Series, pd.Series, pd.Series] | None = None) -> Insight:
     """An insight comparing a rate (k of n) across segments.
 
     cells (columns segment, k, n; several per segment: its days) switch the tests to their
     overdispersion-corrected (quasi-binomial) forms: clicks of one day share traffic mix, campaigns
-    and partner incidents, so day-to-day variation must not pass for a difference between groups."""
+    and partner incidents, so day-to-day variation must not pass for a difference between groups.
+    adjust_by (each click's segment label, country and registered flag) adds the country adjustment to every
+    segment, and the action then follows the adjusted effect only."""
     test, stat, p, dispersion = comparison_test(pooled, cells, rng)
     segs = rate_segments(pooled, dispersion)
+    if adjust_by is not None:
+        add_country_adjustment(segs, *adjust_by, dispersion=dispersion)
+        extra_finding += adjusted_note(segs, dimension)
     hi, lo = spread(segs, "rate")
     number = hi["rate"] - lo["rate"]
     ci = rate_contrast(hi["k"], hi["n"], lo["k"], lo["n"], dispersion).ci

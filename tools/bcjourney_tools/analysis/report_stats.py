@@ -18,7 +18,7 @@ ALPHA = 0.05
 MIN_EXPECTED = 5  # below this expected cell count the chi-square / z approximations are not trusted
 
 
-def _norm_sf(z: float) -> float:
+def norm_sf(z: float) -> float:
     """Upper tail of the standard normal (no scipy needed)."""
     return 0.5 * math.erfc(z / math.sqrt(2.0))
 
@@ -68,7 +68,7 @@ def two_proportion_test(k1: int, n1: int, k2: int, n2: int, dispersion: float = 
         if se == 0:
             return ("quasi-binomial z", 1.0)
         z = (k1 / n1 - k2 / n2) / se
-        return ("quasi-binomial z", float(min(1.0, 2 * _norm_sf(abs(z)))))
+        return ("quasi-binomial z", float(min(1.0, 2 * norm_sf(abs(z)))))
     if expected < MIN_EXPECTED:
         from scipy.stats import fisher_exact
 
@@ -78,7 +78,7 @@ def two_proportion_test(k1: int, n1: int, k2: int, n2: int, dispersion: float = 
     if se == 0:
         return ("two-proportion z", 1.0)
     z = (k1 / n1 - k2 / n2) / se
-    return ("two-proportion z", float(min(1.0, 2 * _norm_sf(abs(z)))))
+    return ("two-proportion z", float(min(1.0, 2 * norm_sf(abs(z)))))
 
 
 def chi2_homogeneity(
@@ -319,7 +319,7 @@ def mann_whitney(a: np.ndarray, b: np.ndarray, dispersion: float = 1.0) -> tuple
     p = float(mannwhitneyu(a, b, alternative="two-sided", method=method).pvalue)
     if dispersion > 1.0 and p > 0:
         z = float(norm.isf(p / 2)) / math.sqrt(dispersion)
-        p = 2 * _norm_sf(z)
+        p = 2 * norm_sf(z)
     return (name, float(min(1.0, p)))
 
 

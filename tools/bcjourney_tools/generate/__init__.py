@@ -33,6 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .clicks import _clicks_for_day
+from .planted import PlantedEffects, registration_rates
 from .reference import (
     _ANOMALY_RATE,
     _BURSTS_PER_DAY,
@@ -86,12 +87,14 @@ def generate(
     bursts_per_day: float = _BURSTS_PER_DAY,
     anomaly_rate: float = _ANOMALY_RATE,
     partner_behaviour: PartnerBehaviour | None = None,
+    planted: PlantedEffects | None = None,
 ) -> dict:
     """Write a landing folder of ``days`` days of synthetic clicks and one partner's registrations.
 
     ``partner_behaviour``: how the partner's export departs from the plain one (a fast clock, naive local time,
     exports overlapping the previous day's); truth.csv stays the truth, line by line of what was written.
 
+    ``planted``: effects the report must find (generate.planted); none by default.
     ``registration_rate``: share of (human) clicks after ``partner_from`` that lead to a registration.
     ``partner_from``: when the partner's export starts (a timestamp string, UTC); default: ``start``.
     Registrations after the end of the last day are not exported (the partner's cut-off).
@@ -115,8 +118,9 @@ def generate(
             rng = np.random.default_rng([seed, d])
             day_start = t0 + d * _DAY
             clicks = _write_click_day(out, rng, day_start, per_day, st, sid_gap, bursts_per_day, anomaly_rate,
-                                      summary, progress)
-            today = _registrations_of_the_day(rng, clicks, st, day_start, p0, registration_rate, unexplained_share,
+                                      summary, progress, planted)
+            today = _registrations_of_the_day(rng, clicks, st, day_start, p0,
+                                              registration_rates(clicks, registration_rate, planted), unexplained_share,
                                               (partner_behaviour or PartnerBehaviour()).delay_tail_share)
             if day_start + _DAY <= p0:
                 continue  # the partner's export has not started yet
@@ -152,11 +156,11 @@ def _empty_summary(out: Path, mapping_key: str) -> dict:
 
 def _write_click_day(out: Path, rng: np.random.Generator, day_start: int, per_day: int, st: _State, sid_gap: float,
                      bursts_per_day: float, anomaly_rate: float, summary: dict,
-                     progress: Callable[[int], None] | None) -> dict:
+                     progress: Callable[[int], None] | None, planted: PlantedEffects | None = None) -> dict:
     """One day's clicks, drawn and written to conversions/conversions_<YYYYMMDD>.csv; counted in the summary."""
     date = pd.Timestamp(day_start, unit="s")
     n_target = int(rng.poisson(per_day * _WEEKDAY[date.weekday()] * rng.lognormal(0.0, 0.08)))
-    clicks = _clicks_for_day(rng, day_start, max(n_target, 1), st, sid_gap, bursts_per_day, anomaly_rate)
+    clicks = _clicks_for_day(rng, day_start, max(n_target, 1), st, sid_gap, bursts_per_day, anomaly_rate, planted)
     key = f"conversions/conversions_{date.strftime('%Y%m%d')}.csv"
     lines, dups = _write_conversions(out / key, clicks, date.strftime("%Y-%m-%d"), rng, _EXACT_REPEAT_RATE)
     summary["file_keys"]["conversions"].append(key)
@@ -171,7 +175,8 @@ def _write_click_day(out: Path, rng: np.random.Generator, day_start: int, per_da
 
 
 def _registrations_of_the_day(rng: np.random.Generator, clicks: dict, st: _State, day_start: int, p0: int,
-                              registration_rate: float, unexplained_share: float, delay_tail_share: float) -> dict:
+                              registration_rate: float | np.ndarray, unexplained_share: float,
+                              delay_tail_share: float) -> dict:
     """The day's registrations and those carried from earlier days, in the partner's order; the ones that fall
     after midnight are carried on to the next day's file."""
     regs = _registrations_for_day(rng, clicks, day_start, p0, registration_rate, unexplained_share, delay_tail_share)

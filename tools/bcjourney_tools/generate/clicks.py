@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .planted import PlantedEffects, plant_device_mix
 from .reference import (
     _DAY,
     _ID_GAP_MEAN,
@@ -27,7 +28,8 @@ def _diurnal_seconds(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 def _clicks_for_day(rng: np.random.Generator, day_start: int, n_target: int,
-                    st: _State, sid_gap: float, bursts_per_day: float, anomaly_rate: float) -> _Frame:
+                    st: _State, sid_gap: float, bursts_per_day: float, anomaly_rate: float,
+                    planted: "PlantedEffects | None" = None) -> _Frame:
     """Clicks of one day in file order: the file's columns plus 'sec', 'ts', 'bot' and 'country_idx'.
     The phases draw from `rng` in a fixed order: the same seed gives the same day."""
     sizes = _session_sizes(rng, n_target)
@@ -39,6 +41,8 @@ def _clicks_for_day(rng: np.random.Generator, day_start: int, n_target: int,
         "sec": sec, "session_id": sid[sess], "country_idx": country[sess], "is_mobile": c_mobile,
         "ui_element": ui, "measurement_category": cat, "bot": np.zeros(len(sess), bool),
     }
+    if planted is not None:  # its own random stream: the rest of the day is drawn as without it
+        plant_device_mix(df, planted, np.random.default_rng([day_start, 101]), _pages)
 
     # Anomalies among ordinary clicks.
     n_anom = int(rng.binomial(len(sess), anomaly_rate))

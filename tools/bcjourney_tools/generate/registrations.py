@@ -68,7 +68,8 @@ def _delays(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 def _registrations_for_day(rng: np.random.Generator, clicks: _Frame, day_start: int, partner_from: int,
-                           rate: float, unexplained_share: float, delay_tail_share: float = 0.0) -> _Frame:
+                           rate: float | np.ndarray, unexplained_share: float,
+                           delay_tail_share: float = 0.0) -> _Frame:
     eligible = ~clicks["bot"] & (clicks["ts"] >= partner_from)
     # A double click (same session, same second) is one intent: its second click seldom registers again
     # (real data: 61% of such pairs are followed by one registration of their country, 17% by two).
