@@ -21,11 +21,11 @@ def planted(tmp_path_factory):
     generate(root / "landing", days=7, per_day=1700, seed=42, planted=PlantedEffects())
     assert run(root / "landing", root / "lake").failed == []
     insights = {i.key: i for i in compute_insights(load_lake(root / "lake"))}
-    return insights, read_journeys(str(root / "lake"))
+    return insights, read_journeys(str(root / "lake")), root / "lake"
 
 
 def test_the_unserved_market_is_named_with_its_loss(planted):
-    insights, journeys = planted
+    insights, journeys, _ = planted
     markets = insights["markets_by_loss"]
     assert markets.details["unserved"] == ["IN"]
     assert "Route the clicks of IN" in markets.action
@@ -38,7 +38,7 @@ def test_the_unserved_market_is_named_with_its_loss(planted):
 
 
 def test_a_device_gap_made_of_country_mix_is_not_acted_on(planted):
-    insights, _ = planted
+    insights, _, lake = planted
     device = insights["rate_by_device"]
     assert device.significant and device.number < -0.02, "the raw gap is there, and large"
     assert device.details["adjusted_p"] >= 0.05 and abs(device.details["adjusted_difference"]) < 0.015
@@ -46,7 +46,7 @@ def test_a_device_gap_made_of_country_mix_is_not_acted_on(planted):
 
 
 def test_the_real_page_effect_survives_the_adjustment(planted):
-    insights, journeys = planted
+    insights, journeys, _ = planted
     page = insights["rate_by_page_category"]
     weak = next(s for s in page.segments if s["segment"] == WEAK_PAGE)
     assert weak["adjusted_p_holm"] < 0.05 and weak["excess"] < 0
@@ -58,3 +58,14 @@ def test_the_real_page_effect_survives_the_adjustment(planted):
     ratio = served.loc[on_page, "partner"].notna().mean() / served.loc[~on_page, "partner"].notna().mean()
     assert ratio == pytest.approx(0.8, abs=0.04)
     assert weak["adjusted_rate"] / page.details["overall_rate"] == pytest.approx(ratio, abs=0.04)
+
+
+def test_the_executive_summary_ranks_the_planted_effects_first_and_not_the_device(planted):
+    from bcjourney_tools.analysis.report import executive_summary
+
+    insights, _, lake = planted
+    lines = executive_summary(load_lake(lake), list(insights.values()))
+    assert lines[0].startswith("A click is worth")
+    assert lines[1].startswith("1. Markets the partner does not serve (IN)")
+    assert lines[2].startswith(f"2. Registration rate by entry page category: {WEAK_PAGE}")
+    assert not any("device" in line.lower() for line in lines)

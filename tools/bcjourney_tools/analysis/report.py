@@ -28,6 +28,7 @@ import pandas as pd
 
 from bcjourney_tools.analysis import insight as ri
 from bcjourney_tools.analysis import report_render as rr
+from bcjourney_tools.analysis import summary
 from bcjourney_tools.analysis.registry import BY_KEY, INSIGHTS
 from bcjourney_tools.analysis.report_data import LakeData, load_lake
 from bcjourney_tools.analysis.report_plots import render_png
@@ -50,8 +51,21 @@ def compute_insights(data: LakeData) -> list[ri.Insight]:
 
 
 def expected_pages(n_insights: int) -> int:
-    """Title page + one page per insight + data-quality page + methods page."""
-    return n_insights + 3
+    """Executive summary + title page + one page per insight + data-quality page + methods page."""
+    return n_insights + 4
+
+
+def executive_summary(data: LakeData, insights: list[ri.Insight]) -> list[str]:
+    """The headline value per click, then the actions worth most (analysis.summary)."""
+    clicks = data.rows[data.rows["is_click"]]
+    linked = clicks[clicks["registered"]]
+    score_sum = float(linked["important_score"].astype(float).fillna(0).sum())
+    per_registration = score_sum / len(linked) if len(linked) else 0.0
+    lines = [summary.value_per_click(len(clicks), len(linked), score_sum)]
+    chosen = summary.stakes(insights, per_registration)
+    lines += [f"{n}. {stake.line()}" for n, stake in enumerate(chosen, 1)] or [
+        "No finding survives its test and the country adjustment: no action worth ranking yet."]
+    return lines
 
 
 def _git_commit() -> str | None:
@@ -200,6 +214,7 @@ def build_report(lake_dir: Path, out_dir: Path) -> dict:
         plot_paths.append(path)
 
     meta = _meta(data, insights)
+    meta["executive_summary"] = executive_summary(data, insights)
     quality_text, quality_html = _quality_tables(data, insights)
     methods = _methods(data)
     html_path, pdf_path, json_path = out_dir / "report.html", out_dir / "report.pdf", out_dir / "insights.json"
@@ -208,10 +223,11 @@ def build_report(lake_dir: Path, out_dir: Path) -> dict:
 
     as_data = [dict(ins.as_dict(), plot=str(p.relative_to(out_dir))) for ins, p in zip(insights, plot_paths)]
     payload = {"title": TITLE, "generated_at": meta["generated_at"], "commit": meta["commit"],
+               "executive_summary": meta["executive_summary"],
                "lake": str(lake_dir), "coverage": data.coverage.as_dict(), "insights": as_data}
     json_path.write_text(json.dumps(payload, indent=2, default=str), encoding="utf-8")
     slides_path = out_dir / "slides.pdf"
-    slide_pages = write_slides(slides_path, TITLE, as_data)
+    slide_pages = write_slides(slides_path, TITLE, as_data, meta["executive_summary"])
     return {
         "html": html_path,
         "pdf": pdf_path,

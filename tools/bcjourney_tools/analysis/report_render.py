@@ -161,6 +161,9 @@ def write_pdf(path: Path, meta: dict, insights: list[Insight], pngs: list[bytes]
               methods: list[str]) -> int:
     pages = 0
     with PdfPages(path, metadata={"Title": meta["title"], "Creator": "bcjourney report"}) as pdf:
+        _text_page(pdf, "Executive summary", meta["executive_summary"],
+                   subtitle="the actions worth most, by the value at stake (important_score points)")
+        pages += 1
         summary = [f"{i}. {ins.title} - {ins.number_label}: {format_value(ins, ins.number)} [95% CI "
                    f"{format_value(ins, ins.ci[0])}, {format_value(ins, ins.ci[1])}]"
                    + ("" if ins.test is None else f" - {verdict(ins)}")
@@ -227,6 +230,8 @@ def write_html(path: Path, meta: dict, insights: list[Insight], pngs: list[bytes
     parts = [f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>{html.escape(meta['title'])}</title>"
              f"<style>{CSS}</style></head><body>",
              f"<h1>{html.escape(meta['title'])}</h1><p class=sub>{html.escape(meta['subtitle'])}</p>"]
+    parts.append("<section id='executive-summary'><h2>Executive summary</h2>"
+                 + "".join(f"<p>{html.escape(p)}</p>" for p in meta["executive_summary"]) + "</section>")
     parts += [f"<p>{html.escape(p)}</p>" for p in meta["intro"]]
     parts.append("<table><tr><th>#</th><th>insight</th><th>number</th><th>test</th><th></th></tr>")
     for i, ins in enumerate(insights, 1):

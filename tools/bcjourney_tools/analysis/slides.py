@@ -58,9 +58,11 @@ def ranked() -> list[Recommendation]:
     return sorted(RECOMMENDATIONS, key=lambda r: (-r.value / r.effort, -r.value, r.title))
 
 
-def write_slides(path: Path, title: str, insights: list[dict]) -> int:
-    """Write the deck; returns its number of pages. `insights`: the report's, as insights.json holds them."""
-    pages = [_title_page(title), _diagram_page(diagram.AS_BUILT), _diagram_page(diagram.IDEAL),
+def write_slides(path: Path, title: str, insights: list[dict], summary: list[str] | None = None) -> int:
+    """Write the deck; returns its number of pages. `insights`: the report's, as insights.json holds them;
+    `summary`: the executive summary's lines (report.executive_summary)."""
+    pages = [_title_page(title), *([_summary_page(summary)] if summary else []),
+             _diagram_page(diagram.AS_BUILT), _diagram_page(diagram.IDEAL),
              _recommendations_page(), *_actions_pages(insights)]
     with PdfPages(path, metadata={"Title": f"{title}: pipeline and recommendations",
                                   "Creator": "bcjourney report"}) as pdf:
@@ -83,6 +85,17 @@ def _title_page(title: str) -> Figure:
     fig.text(0.06, 0.50, "The pipeline as built, the ideal one, and what to do next", fontsize=18)
     fig.text(0.06, 0.42, "Written tasks of the BrokerChooser journey assignment, drawn from the repository "
              "(docs/pipeline.md, template.yaml) and the report's insights.", fontsize=12, color="#444444")
+    return fig
+
+
+def _summary_page(lines: list[str]) -> Figure:
+    fig = _page("Executive summary: the actions worth most")
+    y = 0.84
+    for line in lines:
+        text = textwrap.fill(line, 150)
+        fig.text(0.04, y, text, fontsize=11 if y == 0.84 else 10.5, va="top",
+                 fontweight="bold" if y == 0.84 else "normal")
+        y -= 0.035 * (text.count("\n") + 1) + 0.03
     return fig
 
 
