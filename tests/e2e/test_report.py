@@ -87,11 +87,11 @@ def test_html_pdf_and_plots_are_written(built):
     assert [i["key"] for i in stored["insights"]] == [i["key"] for i in result["insights"]]
 
 
-def test_pdf_has_title_insight_quality_and_methods_pages(built):
+def test_pdf_has_summary_title_insight_quality_and_methods_pages(built):
     result = built["result"]
     raw = Path(result["pdf"]).read_bytes()
     pages = len(re.findall(rb"/Type\s*/Page(?![a-zA-Z])", raw))
-    assert pages == expected_pages(len(result["insights"])) == result["pages"] == len(result["insights"]) + 3
+    assert pages == expected_pages(len(result["insights"])) == result["pages"] == len(result["insights"]) + 4
 
 
 def test_the_slides_draw_both_pipelines_rank_the_recommendations_and_carry_the_actions(built):
