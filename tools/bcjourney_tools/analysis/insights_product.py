@@ -1,5 +1,5 @@
-"""The product insights, one builder each: registration rates by page, button, device, market, hour and
-weekday; delays; scores and the high-value share; cross-country registrations."""
+"""The product insights, one builder each: registration rates by page, button, device, market, hour, weekday
+(adjusted for the country mix: report_adjust); delays; scores, the high-value share; cross-country registrations."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from bcjourney_tools.analysis.insight import (
     TOP_VPN_COUNTRIES,
     Insight,
 )
-from bcjourney_tools.analysis.report_adjust import add_country_adjustment, adjusted_difference
+from bcjourney_tools.analysis.report_adjust import add_country_adjustment, adjusted_difference, by_country_of
 from bcjourney_tools.analysis.report_compare import (
     above_below_action,
     comparison_test,
@@ -109,13 +109,10 @@ def _rate_by(data: LakeData, rng, column: str, key: str, title: str, dimension: 
     """A registration-rate comparison across the segments of one click column, tested with days as units."""
     clicks = _clicks(data)
     cells = day_cells(clicks, clicks[column], clicks["registered"], pooled["segment"].tolist())
-    adjust_by = None if column == "country_code" else _country_adjustment(clicks, clicks[column])
+    adjust_by = None if column == "country_code" else by_country_of(clicks, clicks[column])
     return rate_comparison(key, title, dimension, pooled, rng, "registration rate", action, cells=cells,
                            adjust_by=adjust_by)
 
-
-def _country_adjustment(clicks: pd.DataFrame, label: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
-    return label, clicks["country_code"], clicks["registered"]
 
 
 def by_page_category(data: LakeData, rng) -> Insight:
@@ -129,7 +126,7 @@ def by_page_category(data: LakeData, rng) -> Insight:
         if above:
             parts.append(f"use the layouts of those converting above it as the A/B-test challenger: {names(above)}")
         text = "; ".join(parts) + "."
-        if below:
+        if below:  # by registrations lost
             lost = sorted(below, key=lambda x: x["excess"])
             text += (" Prioritise by registrations lost against what the page's countries predict: "
                      + ", ".join(f"{label(x['segment'])} {-x['excess']:,.0f}" for x in lost) + ".")
@@ -172,16 +169,14 @@ def by_device(data: LakeData, rng) -> Insight:
         kd, nd = int(m.loc["desktop", "registrations"]), int(m.loc["desktop", "clicks"])
     else:  # a lake with one device only
         km = nm = kd = nd = 0
-    mobile_vs_desktop = rate_contrast(km, nm, kd, nd, dispersion)
-    test, p, diff, ci = (mobile_vs_desktop.test, mobile_vs_desktop.p_value, mobile_vs_desktop.difference,
-                         mobile_vs_desktop.ci)
+    md = rate_contrast(km, nm, kd, nd, dispersion)  # mobile against desktop
+    test, p, diff, ci = md.test, md.p_value, md.difference, md.ci
     if dispersion > 1.0:
         test += f" (phi = {dispersion:.2f} from day-to-day variation)"
-    add_country_adjustment(segs, *_country_adjustment(clicks, clicks["device"]), dispersion=dispersion)
+    add_country_adjustment(segs, *by_country_of(clicks, clicks["device"]), dispersion=dispersion)
     by_name = {s["segment"]: s for s in segs}
-    adjusted = (adjusted_difference(by_name["mobile"], by_name["desktop"], dispersion)
-                if {"mobile", "desktop"} <= set(by_name) else (math.nan, (math.nan, math.nan), 1.0))
-    adj_diff, adj_ci, adj_p = adjusted
+    adj_diff, adj_ci, adj_p = (adjusted_difference(by_name["mobile"], by_name["desktop"], dispersion)
+                               if {"mobile", "desktop"} <= set(by_name) else (math.nan, (math.nan, math.nan), 1.0))
     finding = (f"Mobile clicks register at {pct(km / nm if nm else math.nan)} (n = {nm:,}), desktop clicks at "
                f"{pct(kd / nd if nd else math.nan)} (n = {nd:,}): a difference of {pp(diff)} (95% CI "
                f"{pp(ci[0])} to {pp(ci[1])}). Adjusted for the country mix (each device's registrations against "
@@ -189,9 +184,8 @@ def by_device(data: LakeData, rng) -> Insight:
                f"{pp(adj_ci[1])}, p = {fmt_p(adj_p)}).")
     ins = Insight(key="rate_by_device", title="Registration rate by device", finding=finding, number=diff,
                   number_label="mobile minus desktop registration rate", ci=ci,
-                  ci_method="Newcombe hybrid score" + phi_note(dispersion),
-                  unit="rate_diff",
-                  test=test, p_value=p, segments=segs,
+                  ci_method="Newcombe hybrid score" + phi_note(dispersion), unit="rate_diff", test=test, p_value=p,
+                  segments=segs,
                   details={"mobile_k": km, "mobile_n": nm, "desktop_k": kd, "desktop_n": nd,
                            "dispersion": dispersion, "adjusted_difference": adj_diff, "adjusted_ci": list(adj_ci),
                            "adjusted_p": adj_p},
@@ -420,7 +414,7 @@ def by_hour(data: LakeData, rng) -> Insight:
               "day's incident cannot pass for an hour-of-day pattern.")
     ins = rate_comparison("rate_by_hour", "Registration rate by hour of day (UTC)", "hour", pooled, rng,
                           "registration rate", action, extra_finding=extra, cells=cells,
-                          adjust_by=_country_adjustment(clicks, clicks["converted_at"].dt.hour.map(
+                          adjust_by=by_country_of(clicks, clicks["converted_at"].dt.hour.map(
                               lambda x: f"{int(x):02d}h")))
     ins.plot_data["order"] = "natural"
     return ins
@@ -448,7 +442,7 @@ def by_weekday(data: LakeData, rng) -> Insight:
              "as units (day-to-day variation counts as noise).")
     ins = rate_comparison("rate_by_weekday", "Registration rate by weekday", "weekday", pooled, rng,
                           "registration rate", action, extra_finding=extra, cells=cells,
-                          adjust_by=_country_adjustment(clicks, clicks["converted_at"].dt.day_of_week.map(
+                          adjust_by=by_country_of(clicks, clicks["converted_at"].dt.day_of_week.map(
                               lambda x: _WEEKDAYS[int(x)])))
     ins.plot_data["order"] = "natural"
     return ins
@@ -471,20 +465,18 @@ def cross_country(data: LakeData, rng) -> Insight:
     test, stat, p, dispersion = comparison_test(pooled, cells, rng)
     segs = rate_segments(pooled, dispersion)
     hi, lo = spread(segs, "rate")
-    rk = int(total["residency_differs"].iloc[0]) if len(total) else 0
-    rn = int(total["residency_comparable"].iloc[0]) if len(total) else 0
+    rk, rn = ((int(total["residency_differs"].iloc[0]), int(total["residency_comparable"].iloc[0])) if len(total)
+              else (0, 0))
     top_ip = ""
     if hi["segment"] != OTHER:
         other_ip = linked.loc[(linked["country_code"] == hi["segment"]) & linked["ip_country_code"].notna()
                               & (linked["ip_country_code"] != hi["segment"]), "ip_country_code"]
         if len(other_ip):
-            counts = other_ip.value_counts()
-            counts = counts.sort_index().sort_values(ascending=False, kind="stable")
+            counts = other_ip.value_counts().sort_index().sort_values(ascending=False, kind="stable")
             top_ip = (f" {hi['segment']}'s cross-country registrations come mostly from IPs in "
                       + ", ".join(f"{c} ({int(v):,})" for c, v in counts.iloc[:3].items()) + ".")
     finding = (f"{k:,} of {n:,} linked registrations come from an IP in another country than the click's: "
-               f"{pct(share)} (95% CI {ci_pct(ci)}). Among the top {TOP_VPN_COUNTRIES} click countries the share "
-               "ranges "
+               f"{pct(share)} (95% CI {ci_pct(ci)}). Among the top {TOP_VPN_COUNTRIES} click countries it ranges "
                f"from {pct(lo['rate'])} ({lo['segment']}) to {pct(hi['rate'])} ({hi['segment']}, n = {hi['n']:,})."
                f"{top_ip} Where the partner sent a residency ({rn:,} registrations), it differs from the IP country in "
                f"{pct(rk / rn if rn else math.nan)}.")
@@ -496,8 +488,7 @@ def cross_country(data: LakeData, rng) -> Insight:
                   plot_data={"overall": share, "what": "cross-country share", "dimension": "country"})
 
     def act(i):
-        above, _ = split_significant(segs, "rate", "rest_rate")
-        above = [s for s in above if s["segment"] != OTHER]
+        above = [s for s in split_significant(segs, "rate", "rest_rate")[0] if s["segment"] != OTHER]
         if not above:
             return ("Countries differ as a whole, but none has more cross-country registrations than the rest "
                     "after Holm correction: no targeted action; keep monitoring.")

@@ -22,9 +22,19 @@ def normalize_conversions(frame: pd.DataFrame, now: pd.Timestamp | None = None) 
     verdicts.reject(~mobile_ok, "invalid_is_mobile", "is_mobile")
 
     category = verdicts.check_text(frame["measurement_category"], "measurement_category")
+    # a page code with a URL parameter glued on (values.LEAKED_PARAMETER) is kept as its code, flagged; only rows the
+    # text policy passed are considered, so a payload after a code stays quarantined
+    category, recovered, leaked_ui = values.recover_measurement_categories(category)
+    recovered &= verdicts.accepted
+    verdicts.flag(recovered, "measurement_category_recovered")
     verdicts.reject(~values.is_measurement_category(category), "suspicious_text", "measurement_category")
 
     ui_element = verdicts.check_text(frame["ui_element"], "ui_element")
+    # the glued-on measurementlist is the click's ui element, whose own field came blank
+    lost = recovered & leaked_ui.notna() & (ui_element == "")
+    if lost.any():
+        ui_element = ui_element.mask(lost, leaked_ui)
+        verdicts.flag(lost, "ui_element_recovered")
 
     session_id, session_ok = values.parse_int(frame["session_id"])
     verdicts.flag(~session_ok, "session_id_invalid")
