@@ -3,7 +3,7 @@
 #   1. cfn-lint template.yaml                      (0 errors, 0 warnings)
 #   2. sam validate --lint                         (SAM transform + cfn-lint on the result)
 #   3. checkov, CloudFormation framework           (0 failed checks; every skip is justified in template.yaml)
-#   4. the state machine definition                (cfn-lint's ASL schema on the substituted definition, every
+#   4. each state machine definition               (cfn-lint's ASL schema on the substituted definition, every
 #                                                   Next/Default target exists, ${...} == DefinitionSubstitutions)
 #   5. the core layer's build input                (sam build runs the build-CoreLayer target of its Makefile)
 # Each tool lives in its own venv under .ci-venvs/ (gitignored), created on first use: their dependency pins clash.
@@ -15,12 +15,12 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 TEMPLATE="template.yaml"
-ASL="statemachine/match_days.asl.json"
+ASLS=(statemachine/*.asl.json)
 VENVS="$ROOT/.ci-venvs"
 PYTHON="${PYTHON:-python3}"
 mkdir -p "$VENVS"
 
-for f in "$TEMPLATE" "$ASL"; do
+for f in "$TEMPLATE" "${ASLS[@]}"; do
     [[ -f "$f" ]] || { echo "lint_template: $f not found" >&2; exit 1; }
 done
 
@@ -92,7 +92,8 @@ elif grep -qE "Parsing errors: [1-9]" "$out"; then
     fail "checkov could not parse $TEMPLATE"     # checkov exits 0 on a template it cannot read
 fi
 
-# 4. state machine definition -----------------------------------------------------------------------------------------
+# 4. state machine definitions (each by its DefinitionUri) -----------------------------------------------------------------------------------------
+for ASL in "${ASLS[@]}"; do
 echo "== $ASL"
 asl_tmp="$(mktemp -d)"
 if "$VENVS/cfn-lint/bin/python" - "$TEMPLATE" "$ASL" "$asl_tmp/asl_template.json" 2>&1 <<'PY'
@@ -158,6 +159,7 @@ else
     fail "$ASL structure"
 fi
 rm -rf "$asl_tmp"
+done
 
 # 5. core layer build input -------------------------------------------------------------------------------------------
 # sam build (BuildMethod makefile) runs `make build-CoreLayer` in a copy of ContentUri: the Makefile, build.sh and

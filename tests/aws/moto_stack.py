@@ -12,8 +12,10 @@ names, settings and environment variables read from template.yaml (intrinsics re
     patched to call our handler with a Runtime built from the function's template environment and its own
     moto-backed boto3 session (the lambda-mock pattern of aws-samples/serverless-test-samples);
   - the match_days state machine from statemachine/match_days.asl.json with its DefinitionSubstitutions
-    (${MatchFunctionArn}, ${DeadLetterFunctionArn}, ${DeadLetterQueueUrl}) substituted, executed by moto's Step
-    Functions interpreter (mock_aws(config={"stepfunctions": {"execute_state_machine": True}}));
+    (${MatchFunctionArn}, ${DeadLetterFunctionArn}, ${DeadLetterQueueUrl}, ${BackfillStateMachineArn}) substituted,
+    executed by moto's Step Functions interpreter (mock_aws(config={"stepfunctions": {"execute_state_machine": True}}));
+  - the backfill_days state machine from statemachine/backfill_days.asl.json, substituted likewise, as
+    `moto_item_batcher` rewrites it: moto's ASL parser does not know ItemBatcher (see there);
   - the Glue database and tables exactly as the template declares them;
   - `stack.match_s3`: S3 errors injected into the match function's own session (S3Faults), to test retries.
 
@@ -25,6 +27,9 @@ ObjectRemoved:DeleteMarkerCreated (moto sends nothing for it), with no size or e
 What moto does not do, and how the tests deal with it: it runs no Lambda async retries or OnFailure destinations
 (a dead letter from ingest is built in the shape of events/dlq_message_ingest.json), no Athena queries (the
 Glue tables are read back with awswrangler instead), and its Retry really sleeps (the sleep is patched and recorded).
+Its states:startExecution integration hands the Task's parameters to boto3 as written (StateMachineArn, Name,
+Input), which boto3 refuses (its names are stateMachineArn, name, input), and answers boto3's names (executionArn,
+startDate) where AWS answers ExecutionArn and StartDate: `sfn_integration_as_on_aws` translates both ways.
 """
 
 from __future__ import annotations
@@ -57,10 +62,14 @@ from moto.awslambda.models import LambdaFunction
 from moto.s3 import notifications as s3_notifications
 from moto.s3.models import FakeDeleteMarker, S3Backend
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import (
+    StateTaskServiceSfn,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / "template.yaml"
 ASL = REPO / "statemachine" / "match_days.asl.json"
+BACKFILL_ASL = REPO / "statemachine" / "backfill_days.asl.json"
 ACCOUNT = "123456789012"  # moto's default account
 REGION = "eu-west-1"
 
@@ -312,6 +321,27 @@ def s3_events_as_on_aws():
 
 
 # ---------------------------------------------------------------------------------------------------------------------
+# Step Functions' own integration (states:startExecution) as AWS names its fields
+# ---------------------------------------------------------------------------------------------------------------------
+_moto_sfn_service_task = StateTaskServiceSfn._eval_service_task
+
+
+def _sfn_service_task_as_on_aws(self, env, resource_runtime_part, normalised_parameters, state_credentials):
+    boto_parameters = {key[:1].lower() + key[1:]: value for key, value in normalised_parameters.items()}
+    _moto_sfn_service_task(self, env, resource_runtime_part, boto_parameters, state_credentials)
+    response = env.stack.pop()
+    env.stack.append({key[:1].upper() + key[1:]: value.isoformat() if hasattr(value, "isoformat") else value
+                      for key, value in response.items()})
+
+
+@contextlib.contextmanager
+def sfn_integration_as_on_aws():
+    """Patch moto's states:startExecution integration to take and give the field names AWS's does."""
+    with mock.patch.object(StateTaskServiceSfn, "_eval_service_task", _sfn_service_task_as_on_aws):
+        yield
+
+
+# ---------------------------------------------------------------------------------------------------------------------
 # The stack
 # ---------------------------------------------------------------------------------------------------------------------
 class ProcessKilled(BaseException):
@@ -347,6 +377,7 @@ class Stack:
     runtimes: dict[str, Runtime]
     handlers: dict[str, Any]
     match_s3: S3Faults
+    backfill_arn: str = ""  # the backfill_days state machine (as moto_item_batcher rewrites it)
     invocations: list[Invocation] = field(default_factory=list)
     retry_sleeps: list[float] = field(default_factory=list)
 
@@ -424,7 +455,10 @@ class Stack:
             time.sleep(0.05)
 
     def wait_all(self, timeout: float = 30) -> list[dict]:
-        return [self.wait(e["executionArn"], timeout) for e in self.executions()]
+        """Every match_days execution, then every backfill_days one (match_days starts those), once finished."""
+        done = [self.wait(e["executionArn"], timeout) for e in self.executions()]
+        backfills = self.client("stepfunctions").list_executions(stateMachineArn=self.backfill_arn)["executions"]
+        return done + [self.wait(e["executionArn"], timeout) for e in backfills]
 
     def dead_letters(self) -> list:
         """Every message in the dead-letter queue (bodies parsed when JSON), made visible again afterwards."""
@@ -476,6 +510,9 @@ def _names(template: dict) -> dict[str, Any]:
     machine = resolve(resources["MatchDaysStateMachine"]["Properties"]["Name"], names)
     names["MatchDaysStateMachine"] = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{machine}"
     names["MatchDaysStateMachine.Name"] = machine
+    backfill = resolve(resources["BackfillStateMachine"]["Properties"]["Name"], names)
+    names["BackfillStateMachine"] = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{backfill}"
+    names["BackfillStateMachine.Name"] = backfill
     names["GlueDatabase"] = resolve(resources["GlueDatabase"]["Properties"]["DatabaseInput"]["Name"], names)
     names["AthenaWorkGroup"] = resolve(resources["AthenaWorkGroup"]["Properties"]["Name"], names)
     return names
@@ -498,6 +535,49 @@ def cached_client(session: boto3.Session, service: str):
     if service not in clients:
         clients[service] = session.client(service)
     return clients[service]
+
+
+def substituted(asl_path: Path, machine: dict, names: dict[str, Any]) -> str:
+    """The ASL file with the state machine's DefinitionSubstitutions filled in, as SAM deploys it."""
+    definition = asl_path.read_text()
+    for placeholder, value in resolve(machine["DefinitionSubstitutions"], names).items():
+        definition = definition.replace("${" + placeholder + "}", value)
+    assert "${" not in definition
+    return definition
+
+
+MOTO_BATCHES = "moto_item_batcher"
+
+
+def moto_item_batcher(asl: dict) -> dict:
+    """The definition with each top-level Map's ItemBatcher spelled in what moto's parser knows (moto 5.x rejects
+    "ItemBatcher" and "BatchInput" at create_state_machine, and its ToleratedFailurePercentage must be written as a
+    decimal). A Pass state before the Map cuts ItemsPath into lists of MaxItemsPerBatch with States.ArrayPartition
+    (moto's own intrinsic, so the batching is still done by the interpreter, not by the test), and the Map's
+    ItemSelector builds what AWS hands each child execution: {"Items": [...], "BatchInput": {...}} (BatchInput is
+    evaluated against the Map's input in both). Everything else, the child states included, is left as it is. The one
+    visible difference: the Map's input (hence the output) also carries the batches, under $.moto_item_batcher."""
+    asl = copy.deepcopy(asl)
+    states = asl["States"]
+    for name, state in list(states.items()):
+        batcher = state.get("ItemBatcher")
+        if state.get("Type") != "Map" or batcher is None:
+            continue
+        del state["ItemBatcher"]
+        batches = f"{name}MotoBatches"
+        states[batches] = {"Type": "Pass", "Next": name, "ResultPath": f"$.{MOTO_BATCHES}", "Parameters": {
+            "batches.$": f"States.ArrayPartition({state.get('ItemsPath', '$')}, {batcher['MaxItemsPerBatch']})"}}
+        state["ItemsPath"] = f"$.{MOTO_BATCHES}.batches"
+        state["ItemSelector"] = {"Items.$": "$$.Map.Item.Value",
+                                 **({"BatchInput": batcher["BatchInput"]} if "BatchInput" in batcher else {})}
+        if "ToleratedFailurePercentage" in state:
+            state["ToleratedFailurePercentage"] = float(state["ToleratedFailurePercentage"])
+        if asl["StartAt"] == name:
+            asl["StartAt"] = batches
+        for other in states.values():
+            if other.get("Next") == name and other is not states[batches]:
+                other["Next"] = batches
+    return asl
 
 
 def build_stack(session: boto3.Session) -> Stack:
@@ -549,14 +629,17 @@ def build_stack(session: boto3.Session) -> Stack:
         assert created["FunctionArn"] == names[f"{logical}.Arn"]
 
     machine = resources["MatchDaysStateMachine"]["Properties"]
-    definition = ASL.read_text()
-    for placeholder, value in resolve(machine["DefinitionSubstitutions"], names).items():
-        definition = definition.replace("${" + placeholder + "}", value)
-    assert "${" not in definition
     arn = cached_client(session, "stepfunctions").create_state_machine(
-        name=names["MatchDaysStateMachine.Name"], definition=definition, roleArn=role, type=machine["Type"],
+        name=names["MatchDaysStateMachine.Name"], definition=substituted(ASL, machine, names), roleArn=role,
+        type=machine["Type"],
     )["stateMachineArn"]
     assert arn == names["MatchDaysStateMachine"]
+    backfill = resources["BackfillStateMachine"]["Properties"]
+    backfill_arn = cached_client(session, "stepfunctions").create_state_machine(
+        name=names["BackfillStateMachine.Name"], roleArn=role, type=backfill["Type"],
+        definition=json.dumps(moto_item_batcher(json.loads(substituted(BACKFILL_ASL, backfill, names)))),
+    )["stateMachineArn"]
+    assert backfill_arn == names["BackfillStateMachine"]
 
     # The landing bucket's notifications to the ingest queue, and the queue's event source mapping to ingest (moto's
     # mapping invokes the function as each message arrives and deletes the message when the invocation succeeds).
@@ -596,7 +679,7 @@ def build_stack(session: boto3.Session) -> Stack:
                  match_function=names["MatchFunction"], dead_letter_function=names["DeadLetterFunction"],
                  ingest_queue_url=names["IngestQueue"], ingest_batch_size=int(source["BatchSize"]),
                  runtimes=runtimes, handlers=handlers,
-                 match_s3=S3Faults(runtimes["match"].boto3_session))
+                 match_s3=S3Faults(runtimes["match"].boto3_session), backfill_arn=backfill_arn)
 
 
 def in_process_invoker(stack: Stack) -> Callable:
@@ -647,7 +730,8 @@ def stack(monkeypatch):
     """The stack on moto; a landing upload runs ingest, which starts match_days, which runs match."""
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
     monkeypatch.setenv("POWERTOOLS_IDEMPOTENCY_DISABLED", "false")
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}), s3_events_as_on_aws():
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}), s3_events_as_on_aws(), \
+            sfn_integration_as_on_aws():
         built = build_stack(shared_session("test"))
         monkeypatch.setattr(LambdaFunction, "_invoke_lambda", in_process_invoker(built))
         # moto's Retry sleeps for real (IntervalSeconds x BackoffRate^n, full jitter): record the delay instead.

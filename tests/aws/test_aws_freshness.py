@@ -114,7 +114,9 @@ def test_the_function_runs_every_15_minutes_alone_with_its_own_log_group():
     assert schedule["Properties"]["ScheduleExpression"] == "rate(15 minutes)"
     assert schedule["Properties"].get("State", "ENABLED") == "ENABLED"
     json.loads(schedule["Properties"]["Input"])  # the payload is JSON (events/scheduled_freshness.json's shape)
-    assert (props["Timeout"], props["MemorySize"], props["ReservedConcurrentExecutions"]) == (60, 256, 1)
+    assert (props["Timeout"], props["MemorySize"]) == (60, 256)
+    # reserved only where the ReserveConcurrency parameter asks for it: a default deploy fits a quota of 10
+    assert props["ReservedConcurrentExecutions"] == {"Fn::If": ["ReservesConcurrency", 1, {"Ref": "AWS::NoValue"}]}
     assert props["Layers"] == resources["MatchFunction"]["Properties"]["Layers"]
     assert props["CodeUri"] == "functions/freshness/"
     env = props["Environment"]["Variables"]

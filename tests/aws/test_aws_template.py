@@ -8,10 +8,11 @@ named query no file. To bring the template in line: `.venv/bin/python -m bcjourn
 from __future__ import annotations
 
 import json
+import re
 
 from bcjourney.ingest.sources import DATA_SUFFIXES
 from bcjourney_tools.named_queries import generated_block, query_files
-from moto_stack import ASL, REPO, TEMPLATE, load_template
+from moto_stack import ASL, BACKFILL_ASL, REPO, TEMPLATE, load_template
 
 
 def named_queries(template: dict) -> dict[str, dict]:
@@ -172,8 +173,8 @@ def test_ingest_is_notified_of_creations_and_deletions_under_each_landing_prefix
     assert allow[0]["Action"] == "sqs:SendMessage" and "aws:SourceArn" in allow[0]["Condition"]["ArnLike"]
     assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
                for s in statements)
-    assert (resources["IngestFunction"]["Properties"]["ReservedConcurrentExecutions"]
-            > source["Properties"]["ScalingConfig"]["MaximumConcurrency"])
+    condition, reserved, otherwise = resources["IngestFunction"]["Properties"]["ReservedConcurrentExecutions"]["Fn::If"]
+    assert reserved > source["Properties"]["ScalingConfig"]["MaximumConcurrency"]  # when reserved, above the pollers
 
 
 def test_the_moto_stack_builds_the_state_table_and_both_notifications(stack):
@@ -229,7 +230,121 @@ def test_every_projected_table_starts_at_the_projection_start_parameter():
 
 
 def test_the_match_task_times_out_after_the_function_would():
-    asl = json.loads(ASL.read_text())
-    task = asl["States"]["MatchDays"]["ItemProcessor"]["States"]["MatchDay"]
     timeout = load_template()["Resources"]["MatchFunction"]["Properties"]["Timeout"]
-    assert timeout < task["TimeoutSeconds"] <= timeout + 120
+    day = json.loads(ASL.read_text())["States"]["MatchDays"]["ItemProcessor"]["States"]["MatchDay"]
+    batch = json.loads(BACKFILL_ASL.read_text())["States"]["MatchBatches"]["ItemProcessor"]["States"]["MatchBatch"]
+    for task in (day, batch):
+        assert timeout < task["TimeoutSeconds"] <= timeout + 120
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Concurrency and quotas (docs/deploy.md): nothing reserved by default; when reserved, no execution starves another
+# ---------------------------------------------------------------------------------------------------------------------
+FUNCTIONS = ("IngestFunction", "MatchFunction", "DeadLetterFunction", "RedriveFunction", "FreshnessFunction")
+LAMBDA_UNRESERVED_MINIMUM = 100  # Lambda keeps this much of the account's quota unreserved
+
+
+def reservations(template: dict) -> dict[str, int]:
+    """What each function reserves with ReserveConcurrency=true; asserts it reserves nothing otherwise."""
+    reserved = {}
+    for logical in FUNCTIONS:
+        value = template["Resources"][logical]["Properties"]["ReservedConcurrentExecutions"]
+        condition, if_true, if_false = value["Fn::If"]
+        assert condition == "ReservesConcurrency" and if_false == {"Ref": "AWS::NoValue"}, logical
+        reserved[logical] = if_true
+    return reserved
+
+
+def test_by_default_nothing_is_reserved_so_the_stack_deploys_in_an_account_with_a_quota_of_10():
+    template = load_template()
+    assert template["Parameters"]["ReserveConcurrency"]["Default"] == "false"
+    assert template["Conditions"]["ReservesConcurrency"] == {"Fn::Equals": [{"Ref": "ReserveConcurrency"}, "true"]}
+    reserved = reservations(template)
+    assert all(n >= 1 for n in reserved.values())
+
+
+def test_the_quota_the_reservations_need_is_the_one_the_docs_and_the_parameter_state():
+    template = load_template()
+    needed = sum(reservations(template).values()) + LAMBDA_UNRESERVED_MINIMUM
+    assert needed == 126
+    assert f"at least {needed}" in template["Parameters"]["ReserveConcurrency"]["Description"]
+    docs = (REPO / "docs" / "deploy.md").read_text()
+    assert "## Concurrency and quotas" in docs and f"{needed:,}" in docs.split("## Concurrency and quotas")[1]
+
+
+def test_no_execution_can_take_all_of_the_match_function_s_concurrency():
+    """One match_days execution runs 3 days at a time and a backfill 4 batches: below the match function's
+    reservation, so a backfill and two files' executions (a day's conversions and partner file) fit together."""
+    match_limit = reservations(load_template())["MatchFunction"]
+    inline = json.loads(ASL.read_text())["States"]["MatchDays"]["MaxConcurrency"]
+    backfill = json.loads(BACKFILL_ASL.read_text())["States"]["MatchBatches"]["MaxConcurrency"]
+    assert inline < match_limit and backfill < match_limit
+    assert backfill + 2 * inline <= match_limit
+    # and, without reservations, all of that stays below a new account's quota of 10
+    assert backfill + 2 * inline <= 10
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The state machines and their roles
+# ---------------------------------------------------------------------------------------------------------------------
+def state_machines(template: dict) -> dict[str, dict]:
+    return {logical: r["Properties"] for logical, r in template["Resources"].items()
+            if r["Type"] == "AWS::Serverless::StateMachine"}
+
+
+def state_names(graph: dict) -> list[str]:
+    """Every state's name, those inside Map item processors too."""
+    names = []
+    for name, state in graph["States"].items():
+        names.append(name)
+        if "ItemProcessor" in state:
+            names += state_names(state["ItemProcessor"])
+    return names
+
+
+def test_every_state_machine_fills_exactly_its_placeholders_and_names_states_once():
+    machines = state_machines(load_template())
+    assert {m["DefinitionUri"] for m in machines.values()} == {
+        f"statemachine/{p.name}" for p in (REPO / "statemachine").glob("*.asl.json")}
+    for logical, machine in machines.items():
+        text = (REPO / machine["DefinitionUri"]).read_text()
+        assert set(re.findall(r"\$\{([A-Za-z0-9_]+)\}", text)) == set(machine["DefinitionSubstitutions"]), logical
+        names = state_names(json.loads(text))
+        assert len(names) == len(set(names)), logical
+
+
+def test_match_days_may_start_the_backfill_and_the_backfill_writes_only_its_results_prefix():
+    template = load_template()
+    machines = state_machines(template)
+    match_days = machines["MatchDaysStateMachine"]
+    assert match_days["DefinitionSubstitutions"]["BackfillStateMachineArn"] == {"Ref": "BackfillStateMachine"}
+    (start,) = [s for p in match_days["Policies"] if isinstance(p, dict) for s in p.get("Statement", [])
+                if s.get("Sid") == "StartBackfill"]
+    assert (start["Action"], start["Resource"]) == ("states:StartExecution", {"Ref": "BackfillStateMachine"})
+
+    backfill = machines["BackfillStateMachine"]
+    assert backfill["DefinitionSubstitutions"]["LakeBucketName"] == {"Ref": "LakeBucket"}
+    writer = json.loads(BACKFILL_ASL.read_text())["States"]["MatchBatches"]["ResultWriter"]
+    assert writer["Parameters"] == {"Bucket": "${LakeBucketName}", "Prefix": "_backfills"}
+    statements = [s for p in backfill["Policies"] if isinstance(p, dict) for s in p.get("Statement", [])]
+    on_s3 = [s for s in statements if any(a.startswith("s3:") for a in actions_of(s))]
+    assert [s["Resource"] for s in on_s3] == [{"Fn::Sub": "${LakeBucket.Arn}/_backfills/*"}]
+    assert actions_of(on_s3[0]) == {"s3:PutObject", "s3:GetObject", "s3:ListMultipartUploadParts",
+                                    "s3:AbortMultipartUpload"}
+    own = "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:"
+    on_states = {a: s["Resource"] for s in statements for a in actions_of(s) if a.startswith("states:")}
+    assert on_states == {"states:StartExecution": {"Fn::Sub": own + "stateMachine:${ProjectName}-backfill-days"},
+                         **{a: {"Fn::Sub": own + "execution:${ProjectName}-backfill-days/*"}
+                            for a in ("states:DescribeExecution", "states:StopExecution", "states:RedriveExecution")}}
+    assert backfill["Name"] == {"Fn::Sub": "${ProjectName}-backfill-days"}  # what the role names
+    # the results expire; the rest of the lake is not touched by that rule
+    rules = template["Resources"]["LakeBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    (expiry,) = [r for r in rules if r.get("Prefix") == "_backfills/"]
+    assert expiry["Status"] == "Enabled" and expiry["ExpirationInDays"] >= 14 + 14  # redrive, then dead letters
+
+
+def test_a_failed_backfill_alarms():
+    alarms = [r["Properties"] for r in load_template()["Resources"].values() if r["Type"] == "AWS::CloudWatch::Alarm"]
+    watched = {json.dumps(a["Dimensions"]) for a in alarms if a["MetricName"] == "ExecutionsFailed"}
+    for machine in ("MatchDaysStateMachine", "BackfillStateMachine"):
+        assert json.dumps([{"Name": "StateMachineArn", "Value": {"Ref": machine}}]) in watched

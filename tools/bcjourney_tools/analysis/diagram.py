@@ -81,11 +81,11 @@ AS_BUILT = Diagram(
         Box("ingest", "Ingest Lambda\nprofiles, quarantine", 3.8, 2.8),
         Box("state", "DynamoDB state\nsequencers, generations", 3.8, 4.6, "storage", w=2.1),
         Box("curated", "S3 lake: curated/\nquarantine/ (Parquet)", 6.4, 2.8, "storage", w=2.0),
-        Box("sfn", "Step Functions\nMap over days", 6.4, 4.6, "control"),
+        Box("sfn", "Step Functions\nMap over days;\nbackfills: Distributed Map", 6.4, 4.6, "control"),
         Box("match", "Match Lambda\nexact tier, EM, clocks", 9.0, 4.6, w=2.0),
         Box("unified", "S3 lake: unified/\njourneys, link health", 9.0, 2.8, "storage", w=2.0),
         Box("athena", "Glue tables\nAthena, 10 queries", 9.0, 1.1, "compute"),
-        Box("dlq", "Dead-letter queue\nredrive, 20 alarms", 3.8, 1.0, "control", w=2.0),
+        Box("dlq", "Dead-letter queue\nredrive, 21 alarms", 3.8, 1.0, "control", w=2.0),
         Box("people", "Product team\nreport, QuickSight", 11.0, 6.1, "people", w=1.7),
     ),
     arrows=(
