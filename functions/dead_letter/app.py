@@ -7,14 +7,18 @@ If it fails, the state machine sends the record to the queue directly (SendToDea
 
 from __future__ import annotations
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from bcjourney.dead_letters import correlation_id, record_dead_letter
-from bcjourney.runtime import Runtime
+from bcjourney.runtime import Runtime, make_tracer
+from bcjourney.storage import Storage  # noqa: F401  (see below)
+
+# Every invocation writes to the lake, so the storage adapters' imports (pandas, pyarrow) stay in the INIT phase
+# (kept by the import above; bcjourney.runtime no longer makes them, #17) rather than move into the first call.
 
 logger = Logger()
-tracer = Tracer()
+tracer = make_tracer()  # Powertools' Tracer when tracing is on (Lambda); without the X-Ray SDK when off
 metrics = Metrics()
 
 # Tests may inject a Runtime; otherwise it is built from the environment.

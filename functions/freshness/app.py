@@ -13,14 +13,14 @@ from __future__ import annotations
 import os
 from datetime import datetime, timedelta, timezone
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from bcjourney.freshness import check_freshness
-from bcjourney.runtime import ConfigurationError, Runtime
+from bcjourney.runtime import ConfigurationError, Runtime, make_tracer
 
 logger = Logger()
-tracer = Tracer()
+tracer = make_tracer()  # Powertools' Tracer when tracing is on (Lambda); without the X-Ray SDK when off
 metrics = Metrics()
 
 # Tests may inject a Runtime; otherwise it is built from the environment.

@@ -23,7 +23,7 @@ import json
 from typing import Any, Callable
 from urllib.parse import unquote_plus
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes import S3Event
@@ -34,10 +34,10 @@ from bcjourney.ingest.service import FileRejected
 from bcjourney.ingest.sources import UnknownLandingKey, classify_key
 from bcjourney.ingest.versions import Applied, apply_created, apply_removed
 from bcjourney.partners import UnknownPartner
-from bcjourney.runtime import Runtime
+from bcjourney.runtime import Runtime, make_tracer
 
 logger = Logger()
-tracer = Tracer()
+tracer = make_tracer()  # Powertools' Tracer when tracing is on (Lambda); without the X-Ray SDK when off
 metrics = Metrics()
 
 # Tests and the local runner may inject a Runtime; otherwise it is built from the environment.

@@ -14,15 +14,15 @@ queue."""
 
 from __future__ import annotations
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from bcjourney.matching.service import match_days
-from bcjourney.runtime import DayBusyError, Runtime, TransientMatchError, transient_cause
+from bcjourney.runtime import DayBusyError, Runtime, TransientMatchError, make_tracer, transient_cause
 from bcjourney.state import DayBusy
 
 logger = Logger()
-tracer = Tracer()
+tracer = make_tracer()  # Powertools' Tracer when tracing is on (Lambda); without the X-Ray SDK when off
 metrics = Metrics()
 
 RUNTIME: Runtime | None = None

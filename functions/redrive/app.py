@@ -5,13 +5,14 @@ that failed ingest three times goes back to the ingest queue. All the work is in
 from __future__ import annotations
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from bcjourney.redrive import RedriveTargets, redrive
+from bcjourney.runtime import make_tracer
 
 logger = Logger()
-tracer = Tracer()
+tracer = make_tracer()  # Powertools' Tracer when tracing is on (Lambda); without the X-Ray SDK when off
 metrics = Metrics()
 
 # Tests inject a (moto-backed) session; on Lambda the default one is used.

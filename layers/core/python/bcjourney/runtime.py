@@ -14,6 +14,11 @@ Environment:
 
 This module also says which errors are worth another try (`transient_cause`) and names the one the match handler
 raises for them (`TransientMatchError`): the state machine's Retry matches that class name.
+
+Start-up (#17): importing this module imports neither pandas/pyarrow (the storage adapters) nor boto3; the lake is
+opened on first use (`Runtime.lake`), so a handler that never reads it (freshness, with its state in DynamoDB) never
+loads them. `make_tracer()` builds Powertools' Tracer only when tracing is on, so the X-Ray SDK is not imported
+where nothing would be traced (tests, `sam local`, the local runner).
 """
 
 from __future__ import annotations
@@ -21,11 +26,12 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from .state import STATE_FOLDER, DynamoDBState, LocalState, PipelineState
-from .storage import LocalStorage, Storage, open_storage
+
+if TYPE_CHECKING:
+    from .storage import Storage
 
 
 class ConfigurationError(RuntimeError):
@@ -81,17 +87,47 @@ def transient_cause(exc: BaseException, *, include_vanished: bool = True) -> Bas
     return None
 
 
-@dataclass
 class Runtime:
-    lake: Storage
-    bucket_roots: dict[str, str] = field(default_factory=dict)
-    state_machine_arn: str | None = None
-    boto3_session: Any = None  # a boto3.Session (moto-backed in tests); None: the default session
-    idempotency_table: str | None = None
-    dead_letter_queue_url: str | None = None
-    state_table: str | None = None
-    _idempotency_store: object | None = field(default=None, init=False, repr=False, compare=False)
-    _state: PipelineState | None = field(default=None, init=False, repr=False, compare=False)
+    """What a handler needs from its environment. `lake` is a Storage (tests hand in their own), or opened from
+    `lake_uri` the first time it is used (`from_environment`): a handler that never touches the lake does not load
+    the storage adapters (pandas, pyarrow; awswrangler and a boto3 session for S3)."""
+
+    def __init__(self, lake: Storage | None = None, bucket_roots: dict[str, str] | None = None,
+                 state_machine_arn: str | None = None,
+                 boto3_session: Any = None,  # a boto3.Session (moto-backed in tests); None: the default session
+                 idempotency_table: str | None = None, dead_letter_queue_url: str | None = None,
+                 state_table: str | None = None, *, lake_uri: str | None = None):
+        if lake is None and not lake_uri:
+            raise TypeError("Runtime needs a lake (a Storage) or a lake_uri to open it from")
+        self._lake = lake
+        self.lake_uri = lake_uri
+        self.bucket_roots: dict[str, str] = dict(bucket_roots or {})
+        self.state_machine_arn = state_machine_arn
+        self.boto3_session = boto3_session
+        self.idempotency_table = idempotency_table
+        self.dead_letter_queue_url = dead_letter_queue_url
+        self.state_table = state_table
+        self._idempotency_store: object | None = None
+        self._state: PipelineState | None = None
+
+    def __repr__(self) -> str:
+        lake = self._lake if self._lake is not None else f"<not opened: {self.lake_uri}>"
+        return (f"Runtime(lake={lake!r}, bucket_roots={self.bucket_roots!r}, state_machine_arn="
+                f"{self.state_machine_arn!r}, idempotency_table={self.idempotency_table!r}, "
+                f"dead_letter_queue_url={self.dead_letter_queue_url!r}, state_table={self.state_table!r})")
+
+    @property
+    def lake(self) -> Storage:
+        if self._lake is None:
+            from .storage import open_storage
+
+            assert self.lake_uri  # __init__ holds one of the two
+            self._lake = open_storage(self.lake_uri, boto3_session=self.boto3_session)
+        return self._lake
+
+    @lake.setter
+    def lake(self, storage: Storage) -> None:
+        self._lake = storage
 
     @classmethod
     def from_environment(cls, boto3_session: Any = None) -> "Runtime":
@@ -99,7 +135,7 @@ class Runtime:
         if not lake_uri:
             raise ConfigurationError("LAKE_URI is not set: it names the lake (s3://bucket or a folder)")
         roots = json.loads(os.environ.get("BCJOURNEY_BUCKET_ROOTS") or "{}")
-        return cls(lake=open_storage(lake_uri, boto3_session=boto3_session), bucket_roots=roots,
+        return cls(lake_uri=lake_uri, bucket_roots=roots,
                    state_machine_arn=os.environ.get("MATCH_STATE_MACHINE_ARN") or None,
                    boto3_session=boto3_session,
                    idempotency_table=os.environ.get("IDEMPOTENCY_TABLE") or None,
@@ -107,6 +143,8 @@ class Runtime:
                    state_table=os.environ.get("PIPELINE_STATE_TABLE") or None)
 
     def landing(self, bucket: str) -> Storage:
+        from .storage import open_storage
+
         return open_storage(self.bucket_roots.get(bucket, f"s3://{bucket}"), boto3_session=self.boto3_session)
 
     def client(self, service: str) -> Any:
@@ -132,7 +170,10 @@ class Runtime:
         if self._state is None:
             if self.state_table:
                 self._state = DynamoDBState(self.client("dynamodb"), self.state_table)
-            elif isinstance(self.lake, LocalStorage):
+                return self._state
+            from .storage import LocalStorage
+
+            if isinstance(self.lake, LocalStorage):
                 self._state = LocalState(self.lake.root / STATE_FOLDER)
             else:
                 raise ConfigurationError("PIPELINE_STATE_TABLE is not set: an S3 lake keeps its state in DynamoDB")
@@ -150,3 +191,54 @@ class Runtime:
             input=json.dumps({"days": days, "batch_id": batch_id}),
         )
         return response["executionArn"]
+
+
+# --- tracing --------------------------------------------------------------------------------------------------
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class UntracedTracer:
+    """What a handler uses of Powertools' Tracer, for when tracing is off: each decorator returns the function
+    itself, as a disabled Tracer's wrapper only calls through. Unlike a disabled `Tracer()`, building it imports
+    nothing (the X-Ray SDK takes 0.2-0.4 s to import on its own) and changes no Tracer class-wide config."""
+
+    disabled = True
+
+    def __init__(self, service: str | None = None):
+        self.service = service or os.getenv("POWERTOOLS_SERVICE_NAME")
+
+    def capture_lambda_handler(self, lambda_handler: F | None = None, capture_response: bool | None = None,
+                               capture_error: bool | None = None) -> Any:
+        return lambda_handler if lambda_handler is not None else (lambda handler: handler)
+
+    def capture_method(self, method: F | None = None, capture_response: bool | None = None,
+                       capture_error: bool | None = None) -> Any:
+        return method if method is not None else (lambda function: function)
+
+    def put_annotation(self, key: str, value: Any) -> None:
+        return None
+
+    def put_metadata(self, key: str, value: Any, namespace: str | None = None) -> None:
+        return None
+
+    def patch(self, modules: Any = None) -> None:
+        return None
+
+
+def tracing_disabled() -> bool:
+    """Powertools' own rule (so the two never disagree): POWERTOOLS_TRACE_DISABLED, or not on Lambda
+    (no LAMBDA_TASK_ROOT), or on `sam local` / chalice local. On Lambda with `Tracing: Active`: False."""
+    from aws_lambda_powertools.tracing.tracer import Tracer
+
+    return bool(Tracer._is_tracer_disabled())
+
+
+def make_tracer() -> Any:
+    """The handlers' tracer: Powertools' Tracer (X-Ray, auto-patching boto) when tracing is on, as on Lambda;
+    an `UntracedTracer` when it is off, where a `Tracer()` would import the X-Ray SDK only to disable it."""
+    if tracing_disabled():
+        return UntracedTracer()
+    from aws_lambda_powertools import Tracer
+
+    return Tracer()
