@@ -135,6 +135,9 @@ def query_path(name: str) -> Path:
 ROWS_SQL = """
 SELECT
     conversion_id IS NOT NULL AS is_click,
+    conversion_id,
+    session_id,
+    measurement_category,
     partner IS NOT NULL AS registered,
     partner,
     CASE WHEN is_mobile THEN 'mobile' WHEN NOT is_mobile THEN 'desktop' ELSE '(unknown)' END AS device,
