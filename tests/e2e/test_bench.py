@@ -7,7 +7,8 @@ from bcjourney_tools.bench import run_benchmarks
 def test_bench_reports_each_workload_beside_its_baselines(tmp_path):
     lines = []
     results = run_benchmarks(ingest_mb=1, match_clicks=30_000, match_registrations=20_000, seed=3, workdir=tmp_path,
-                             hostile_blank_lines=300_000, hostile_line_bytes=3 * 1024 * 1024, echo=lines.append)
+                             hostile_blank_lines=300_000, hostile_line_bytes=3 * 1024 * 1024, echo=lines.append,
+                             scaling_base=1_000, only={"ingest", "match", "scaling", "hostile"})
     ingest, match, hostile = results["ingest"], results["match"], results["hostile"]
     assert set(ingest) == {"sorted", "single_day", "interleaved"}
     for shape in ingest.values():
@@ -18,6 +19,13 @@ def test_bench_reports_each_workload_beside_its_baselines(tmp_path):
     assert match["linked_share"] > 0.95  # the same data the baseline joined, matched for real
     assert list((tmp_path / "match" / "asof_out").glob("dt=*/*.parquet"))  # the baseline wrote its output
     assert any(line.startswith("match:") and "writing day partitions" in line for line in lines)
+    # the scaling curve: one day at 1x, 4x, 16x, each beside the ASOF FULL JOIN, and the slope printed
+    scaling = results["scaling"]
+    assert [p["factor"] for p in scaling["points"]] == [1, 4, 16]
+    clicks = [p["clicks"] for p in scaling["points"]]
+    assert clicks[0] < clicks[1] < clicks[2] and all(p["match_ratio_to_asof"] > 0 for p in scaling["points"])
+    assert set(scaling["slopes"]) == {"match", "ingest", "asof"}
+    assert any(line.startswith("scaling: log-log slope") for line in lines)
     # the hostile files are accounted for, line by line, and measured beside a normal one
     assert (hostile["blank_lines"]["blank_lines"], hostile["blank_lines"]["rows_in"]) == (300_000, 0)
     assert hostile["no_newline"]["quarantined_by_rule"] == {"line_too_long": 1}
@@ -32,3 +40,13 @@ def test_a_failing_benchmark_raises_instead_of_waiting_for_its_report():
 
     with pytest.raises(RuntimeError, match="benchmark boom failed"):
         measure("boom", os.listdir, "/no/such/folder")
+
+
+def test_bench_startup_measures_a_handler_in_a_fresh_process():
+    from bcjourney_tools.bench_startup import TARGET_SECONDS, format, measure_import_times
+
+    (row,) = measure_import_times(repeats=1, handlers=("freshness",), modes=("untraced",))
+    assert row["handler"] == "freshness" and 0 < row["import_s"] < 30
+    assert "aws_xray_sdk" not in row["after_import"], "untraced: the X-Ray SDK is not imported"
+    assert row["within_target"] == (row["import_s"] <= TARGET_SECONDS)
+    assert "freshness" in format([row], details=False)

@@ -8,6 +8,11 @@
   (nearest earlier click of the same country) on the same data, counted only (the issue's baseline) and
   writing what unified/journeys holds (an ASOF FULL JOIN: every click, every registration) as day
   partitions (the same output); plus peak RSS.
+- scaling: one busy day at 1x, 4x and 16x a base density (clicks per day): our ingest and our match of that day
+  (the match Lambda's unit of work), each timed with its peak RSS, beside DuckDB's ASOF FULL JOIN writing the same
+  output; the log-log slope of time against size says whether the cost stays linear (1.0) as a day gets busier.
+- startup: each Lambda handler's cold import (and first call) in fresh processes with a Lambda-like environment,
+  traced and untraced, against the issue's 0.5 s (bench_startup).
 - hostile: our ingest of two small gzip files that expand to something no row can be made of (millions of
   blank lines; one line of gigabytes with no newline), beside our ingest of a normal file of the same
   compressed size; peak RSS against the target of 1 GB, and every line accounted for.
@@ -231,7 +236,8 @@ def duckdb_asof_join_written(lake: str, out: str) -> dict:
 _REGISTRATIONS_PER_CLICK_AT_DEFAULT = 0.968
 
 
-def prepare_match_lake(workdir: Path, clicks: int, registrations: int, seed: int) -> tuple[Path, list[str]]:
+def prepare_match_lake(workdir: Path, clicks: int, registrations: int, seed: int,
+                       per_day: int = 25_000) -> tuple[Path, list[str]]:
     """Generated landing data of about `clicks` clicks and `registrations` registrations, ingested into a lake
     (not timed)."""
     from bcjourney.ingest.service import ingest_object
@@ -239,7 +245,6 @@ def prepare_match_lake(workdir: Path, clicks: int, registrations: int, seed: int
 
     from .generate import generate
 
-    per_day = 25_000
     days = max(1, clicks // per_day)
     rate = min(0.95, 0.95 * registrations / clicks / _REGISTRATIONS_PER_CLICK_AT_DEFAULT)
     generate(workdir / "landing", days=days, per_day=per_day, seed=seed, registration_rate=rate)
@@ -250,12 +255,67 @@ def prepare_match_lake(workdir: Path, clicks: int, registrations: int, seed: int
     return workdir / "lake", sorted(touched)
 
 
+def ingest_landing_workload(landing: str, lake: str) -> dict:
+    """Every landing file of a generated day through our ingest, one after another."""
+    from bcjourney.ingest.service import ingest_object
+    from bcjourney.storage import LocalStorage
+
+    source, target = LocalStorage(landing), LocalStorage(lake)
+    days: set[str] = set()
+    for key in source.list_keys("reference/") + source.list_keys("conversions/") + source.list_keys("broker/"):
+        days.update(ingest_object(source, key, target).days)
+    return {"days": sorted(days)}
+
+
+SCALING_FACTORS = (1, 4, 16)
+
+
+def scaling_curve(root: Path, base: int, seed: int, echo: Callable[[str], None]) -> dict:
+    """Ingest and match of one generated day at each factor of `base` clicks per day, beside the ASOF FULL JOIN
+    writing the same output; with the log-log slope of each against the clicks."""
+    from .generate import generate
+
+    points = []
+    for factor in SCALING_FACTORS:
+        work = root / "scaling" / f"x{factor}"
+        generate(work / "landing", days=1, per_day=base * factor, seed=seed)
+        ingest = measure("scaling-ingest", ingest_landing_workload, str(work / "landing"), str(work / "lake"))
+        days = ingest.detail["days"]
+        ours = measure("scaling-match", match_workload, str(work / "lake"), days)
+        asof = measure("scaling-asof", duckdb_asof_join_written, str(work / "lake"), str(work / "asof_out"))
+        point = {"factor": factor, "clicks": ours.detail["clicks"], "registrations": ours.detail["registrations"],
+                 "ingest_seconds": round(ingest.seconds, 2), "ingest_peak_rss_mb": round(ingest.peak_rss_mb),
+                 "match_seconds": round(ours.seconds, 2), "match_peak_rss_mb": round(ours.peak_rss_mb),
+                 "asof_seconds": round(asof.seconds, 2), "asof_peak_rss_mb": round(asof.peak_rss_mb),
+                 "match_ratio_to_asof": round(ours.seconds / asof.seconds, 2)}
+        points.append(point)
+        echo(f"scaling {factor}x: {point['clicks']:,} clicks, match {point['match_seconds']} s "
+             f"({point['match_peak_rss_mb']} MB), {point['match_ratio_to_asof']}x the ASOF FULL JOIN "
+             f"({point['asof_seconds']} s); ingest {point['ingest_seconds']} s ({point['ingest_peak_rss_mb']} MB)")
+        shutil.rmtree(work, ignore_errors=True)
+    slopes = {name: loglog_slope([p["clicks"] for p in points], [p[f"{name}_seconds"] for p in points])
+              for name in ("match", "ingest", "asof")}
+    echo(f"scaling: log-log slope of time against clicks per day: match {slopes['match']}, ingest "
+         f"{slopes['ingest']}, ASOF {slopes['asof']} (1.0 is linear)")
+    return {"base": base, "points": points, "slopes": slopes}
+
+
+def loglog_slope(sizes: list[float], seconds: list[float]) -> float:
+    """The least-squares slope of log(seconds) against log(size)."""
+    import numpy as np
+
+    x, y = np.log(np.asarray(sizes, dtype=float)), np.log(np.maximum(np.asarray(seconds, dtype=float), 1e-3))
+    return round(float(np.polyfit(x, y, 1)[0]), 2)
+
+
 # --- the command ---------------------------------------------------------------------------------------------
 
 def run_benchmarks(ingest_mb: int = 1024, match_clicks: int = 1_500_000, match_registrations: int = 1_000_000,
                    seed: int = 7, hostile_blank_lines: int = 20_000_000, hostile_line_bytes: int = 2_500 * MB,
                    workdir: Path | None = None, only: set[str] | None = None,
-                   echo: Callable[[str], None] = print) -> dict:
+                   echo: Callable[[str], None] = print, scaling_base: int = 20_000) -> dict:
+    """Each workload of `only` (default all); `scaling_base`: clicks per day of the scaling curve's 1x (its 16x
+    is 16 times that: the default stays short; the issue's sizes are --only scaling with a base of 250,000)."""
     root = Path(workdir or tempfile.mkdtemp(prefix="bcjourney-bench-"))
     root.mkdir(parents=True, exist_ok=True)
     results: dict = {}
@@ -300,6 +360,15 @@ def run_benchmarks(ingest_mb: int = 1024, match_clicks: int = 1_500_000, match_r
             echo(_line("match", results["match"], "time_ratio", "<= 2", 2048)
                  + f"\n  against the ASOF JOIN writing day partitions too: "
                    f"{results['match']['time_ratio_same_output']} ({results['match']['written_baseline_seconds']} s)")
+        if not only or "scaling" in only:
+            echo(f"scaling: one day at {', '.join(f'{f}x' for f in SCALING_FACTORS)} {scaling_base:,} clicks ...")
+            results["scaling"] = scaling_curve(root, scaling_base, seed, echo)
+        if not only or "startup" in only:
+            from . import bench_startup
+
+            echo("startup: each handler's cold import in fresh processes, traced and untraced (median of 3) ...")
+            results["startup"] = bench_startup.measure_import_times(repeats=3)
+            echo(bench_startup.format(results["startup"], details=False))
         if not only or "hostile" in only:
             echo(f"hostile: writing {hostile_blank_lines:,} blank lines and a {hostile_line_bytes / MB:,.0f} MB line "
                  "with no newline, gzipped ...")

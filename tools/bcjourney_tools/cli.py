@@ -173,7 +173,7 @@ def cmd_bench(args) -> int:
     run_benchmarks(ingest_mb=args.ingest_mb, match_clicks=args.match_clicks,
                    match_registrations=args.match_registrations, seed=args.seed,
                    hostile_blank_lines=args.hostile_blank_lines, hostile_line_bytes=args.hostile_line_mb * 1024 * 1024,
-                   workdir=Path(args.workdir) if args.workdir else None, only=only)
+                   workdir=Path(args.workdir) if args.workdir else None, only=only, scaling_base=args.scaling_base)
     return 0
 
 
@@ -235,7 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--hostile-blank-lines", type=int, default=20_000_000,
                        help="blank lines in the hostile file of blank lines")
     bench.add_argument("--hostile-line-mb", type=int, default=2_500, help="MB of the hostile line with no newline")
-    bench.add_argument("--only", help="comma-separated: ingest,match,hostile")
+    bench.add_argument("--only", help="comma-separated: ingest,match,scaling,startup,hostile")
+    bench.add_argument("--scaling-base", type=int, default=20_000,
+                       help="clicks per day of the scaling curve's 1x (it runs 1x, 4x, 16x of it)")
     bench.add_argument("--seed", type=int, default=7)
     bench.add_argument("--workdir", help="keep the generated data here (default: a temporary folder)")
     bench.set_defaults(func=cmd_bench)
