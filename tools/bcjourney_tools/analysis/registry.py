@@ -10,11 +10,12 @@ from typing import Callable
 import matplotlib.pyplot as plt
 import numpy as np
 
+from bcjourney_tools.analysis import insights_anomalies as anomalies
 from bcjourney_tools.analysis import insights_markets as markets
 from bcjourney_tools.analysis import insights_product as product
 from bcjourney_tools.analysis import insights_quality as quality
 from bcjourney_tools.analysis import insights_unknown as unknown
-from bcjourney_tools.analysis import plots_unknown
+from bcjourney_tools.analysis import plots_anomalies, plots_unknown
 from bcjourney_tools.analysis import report_plots as render
 from bcjourney_tools.analysis.insight import Insight
 from bcjourney_tools.analysis.report_data import LakeData
@@ -57,6 +58,7 @@ INSIGHTS: tuple[InsightSpec, ...] = (
                 ("cross_country_vpn_registrations",)),
     InsightSpec("link_rates", _without_rng(quality.link_rates), render.plot_links, ("data_quality_kpis",)),
     InsightSpec("quarantine_rate", _without_rng(quality.quarantine_rate), render.plot_quarantine, ()),
+    InsightSpec("anomalies", anomalies.anomaly_layer, plots_anomalies.plot_anomalies, ()),
     InsightSpec("unknown_categories", _without_rng(unknown.unknown_categories), plots_unknown.plot_unknown, ()),
     InsightSpec("match_confidence", _without_rng(quality.match_confidence), render.plot_confidence, ()),
 )

@@ -28,6 +28,7 @@ from bcjourney.ingest.service import batch_id_for
 from bcjourney.matching.candidates import Window
 from bcjourney.state import STATE_FOLDER, LocalState
 
+from bcjourney_tools.analysis import anomalies
 from bcjourney_tools.analysis.local_sql import connect_lake, queries_dir, run_sql
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -78,6 +79,9 @@ class LakeData:
     quarantine_by_rule: pd.DataFrame = field(default_factory=pd.DataFrame)
     unlinked_by_hour: pd.DataFrame = field(default_factory=pd.DataFrame)  # partner, hour, registrations, unlinked
     link_health: pd.DataFrame = field(default_factory=pd.DataFrame)  # per partner and day (matching.health)
+    # clicks a scanner sent (analysis.anomalies), left out of `rows` and of the scoped queries, and its windows
+    scanner_clicks: pd.DataFrame = field(default_factory=pd.DataFrame)
+    scanner_windows: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def compute_coverage(con: duckdb.DuckDBPyConnection, window: Window | None = None) -> Coverage:
@@ -106,21 +110,41 @@ def compute_coverage(con: duckdb.DuckDBPyConnection, window: Window | None = Non
     return Coverage(start, end, partners, clicks_total, in_scope, window.before_s, window.after_s)
 
 
-def scoped_connection(lake_dir: Path, coverage: Coverage) -> duckdb.DuckDBPyConnection:
-    """A connect_lake() connection whose `unified_journeys` view holds only the coverage window: the
-    clicks converted inside it and the registrations no click explains registered inside it."""
+def scoped_connection(lake_dir: Path, coverage: Coverage, excluded_ids: list[int] | None = None
+                      ) -> duckdb.DuckDBPyConnection:
+    """A connect_lake() connection whose `unified_journeys` view holds only the coverage window (the clicks
+    converted inside it and the registrations no click explains registered inside it), without the clicks of
+    `excluded_ids` (a scanner's: analysis.anomalies)."""
     con = connect_lake(lake_dir)
-    if not coverage.restricted:
+    if not coverage.restricted and not excluded_ids:
         return con
     con.execute(f'ALTER VIEW "unified_journeys" RENAME TO "{SCOPED_VIEW_SOURCE}"')
-    con.execute("SET VARIABLE bcjourney_scope_start = ?", [coverage.start.to_pydatetime()])
-    con.execute("SET VARIABLE bcjourney_scope_end = ?", [coverage.end.to_pydatetime()])
-    con.execute(
-        'CREATE VIEW "unified_journeys" AS SELECT * FROM "' + SCOPED_VIEW_SOURCE + '" WHERE '
-        "CASE WHEN conversion_id IS NOT NULL THEN converted_at ELSE registered_at END "
-        "BETWEEN getvariable('bcjourney_scope_start') AND getvariable('bcjourney_scope_end')"
-    )
+    conditions = []
+    if coverage.restricted:
+        con.execute("SET VARIABLE bcjourney_scope_start = ?", [coverage.start.to_pydatetime()])
+        con.execute("SET VARIABLE bcjourney_scope_end = ?", [coverage.end.to_pydatetime()])
+        conditions.append("CASE WHEN conversion_id IS NOT NULL THEN converted_at ELSE registered_at END "
+                          "BETWEEN getvariable('bcjourney_scope_start') AND getvariable('bcjourney_scope_end')")
+    if excluded_ids:
+        con.execute("CREATE TEMP TABLE bcjourney_excluded_clicks (conversion_id BIGINT)")
+        con.executemany("INSERT INTO bcjourney_excluded_clicks VALUES (?)", [[int(i)] for i in excluded_ids])
+        conditions.append("coalesce(conversion_id NOT IN (SELECT conversion_id FROM bcjourney_excluded_clicks), "
+                          "TRUE)")
+    con.execute(f'CREATE VIEW "unified_journeys" AS SELECT * FROM "{SCOPED_VIEW_SOURCE}" WHERE '
+                + " AND ".join(conditions))
     return con
+
+
+def find_scanner(whole: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The scanner's clicks (conversion_id, converted_at, ui_element, country_code, registered) and its windows,
+    from the quarantined payloads and the curated lines beside them (analysis.anomalies)."""
+    quarantine = whole.execute("SELECT source_file, source_line, rule FROM quarantine "
+                               "WHERE source = 'conversions'").df()
+    clicks = whole.execute("SELECT conversion_id, conversion_source_file, conversion_source_line, converted_at, "
+                           "ui_element, country_code, partner IS NOT NULL AS registered FROM unified_journeys "
+                           "WHERE conversion_id IS NOT NULL").df()
+    windows = anomalies.scanner_windows(anomalies.payload_times(quarantine, clicks))
+    return clicks[anomalies.scanner_clicks(clicks, windows)].reset_index(drop=True), windows
 
 
 def query_path(name: str) -> Path:
@@ -194,7 +218,8 @@ def load_lake(lake_dir: str | Path) -> LakeData:
     lake_dir = Path(lake_dir)
     whole = connect_lake(lake_dir)
     coverage = compute_coverage(whole)
-    scoped = scoped_connection(lake_dir, coverage)
+    scanner, windows = find_scanner(whole)
+    scoped = scoped_connection(lake_dir, coverage, scanner["conversion_id"].tolist())
     queries = {}
     for name in SCOPED_QUERIES:
         queries[name] = run_sql(scoped, query_path(name).read_text(encoding="utf-8"))
@@ -211,7 +236,7 @@ def load_lake(lake_dir: str | Path) -> LakeData:
         "WHERE partner IS NOT NULL AND registered_at IS NOT NULL GROUP BY ALL ORDER BY partner, hour"
     ).df()
     return LakeData(lake_dir, coverage, queries, rows, load_quality_reports(lake_dir), quarantine_by_rule,
-                    unlinked_by_hour, load_link_health(lake_dir))
+                    unlinked_by_hour, load_link_health(lake_dir), scanner, windows)
 
 
 def load_link_health(lake_dir: Path) -> pd.DataFrame:

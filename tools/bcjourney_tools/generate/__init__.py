@@ -33,7 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .clicks import _clicks_for_day
-from .planted import PlantedEffects, registration_rates
+from .planted import PlantedAnomalies, PlantedEffects, registration_rates
 from .reference import (
     _ANOMALY_RATE,
     _BURSTS_PER_DAY,
@@ -88,13 +88,15 @@ def generate(
     anomaly_rate: float = _ANOMALY_RATE,
     partner_behaviour: PartnerBehaviour | None = None,
     planted: PlantedEffects | None = None,
+    planted_anomalies: PlantedAnomalies | None = None,
 ) -> dict:
     """Write a landing folder of ``days`` days of synthetic clicks and one partner's registrations.
 
     ``partner_behaviour``: how the partner's export departs from the plain one (a fast clock, naive local time,
     exports overlapping the previous day's); truth.csv stays the truth, line by line of what was written.
 
-    ``planted``: effects the report must find (generate.planted); none by default.
+    ``planted``, ``planted_anomalies``: effects and anomalies the report must find (generate.planted); none by
+    default.
     ``registration_rate``: share of (human) clicks after ``partner_from`` that lead to a registration.
     ``partner_from``: when the partner's export starts (a timestamp string, UTC); default: ``start``.
     Registrations after the end of the last day are not exported (the partner's cut-off).
@@ -118,10 +120,11 @@ def generate(
             rng = np.random.default_rng([seed, d])
             day_start = t0 + d * _DAY
             clicks = _write_click_day(out, rng, day_start, per_day, st, sid_gap, bursts_per_day, anomaly_rate,
-                                      summary, progress, planted)
+                                      summary, progress, planted, planted_anomalies)
             today = _registrations_of_the_day(rng, clicks, st, day_start, p0,
                                               registration_rates(clicks, registration_rate, planted), unexplained_share,
-                                              (partner_behaviour or PartnerBehaviour()).delay_tail_share)
+                                              (partner_behaviour or PartnerBehaviour()).delay_tail_share,
+                                              planted_anomalies)
             if day_start + _DAY <= p0:
                 continue  # the partner's export has not started yet
             form = _partner_file_form(rng, first_partner_file)
@@ -148,6 +151,8 @@ def _empty_summary(out: Path, mapping_key: str) -> dict:
         "clicks": 0,
         "duplicate_lines": 0,
         "bot_clicks": 0,
+        "scanner_clean_clicks": 0,
+        "scanner_bursts": 0,
         "registrations": 0,
         "unexplained_registrations": 0,
         "dropped_after_cutoff": 0,
@@ -156,11 +161,13 @@ def _empty_summary(out: Path, mapping_key: str) -> dict:
 
 def _write_click_day(out: Path, rng: np.random.Generator, day_start: int, per_day: int, st: _State, sid_gap: float,
                      bursts_per_day: float, anomaly_rate: float, summary: dict,
-                     progress: Callable[[int], None] | None, planted: PlantedEffects | None = None) -> dict:
+                     progress: Callable[[int], None] | None, planted: PlantedEffects | None = None,
+                     planted_anomalies: PlantedAnomalies | None = None) -> dict:
     """One day's clicks, drawn and written to conversions/conversions_<YYYYMMDD>.csv; counted in the summary."""
     date = pd.Timestamp(day_start, unit="s")
     n_target = int(rng.poisson(per_day * _WEEKDAY[date.weekday()] * rng.lognormal(0.0, 0.08)))
-    clicks = _clicks_for_day(rng, day_start, max(n_target, 1), st, sid_gap, bursts_per_day, anomaly_rate, planted)
+    clicks = _clicks_for_day(rng, day_start, max(n_target, 1), st, sid_gap, bursts_per_day, anomaly_rate, planted,
+                             planted_anomalies)
     key = f"conversions/conversions_{date.strftime('%Y%m%d')}.csv"
     lines, dups = _write_conversions(out / key, clicks, date.strftime("%Y-%m-%d"), rng, _EXACT_REPEAT_RATE)
     summary["file_keys"]["conversions"].append(key)
@@ -168,6 +175,12 @@ def _write_click_day(out: Path, rng: np.random.Generator, day_start: int, per_da
     summary["rows"]["conversions"] += lines
     summary["duplicate_lines"] += dups
     summary["bot_clicks"] += int(clicks["bot"].sum())
+    # the scanner's clean-looking clicks (no payload appended): what the report's anomaly layer must find
+    clean = (clicks["scanner"] & (clicks["ui_element"] == "front-page-visit-broker-button")
+             & (clicks["measurement_category"] == "01homepa/02notrel/03notrel"))
+    summary["scanner_clean_clicks"] += int(clean.sum())
+    seconds = np.sort(clicks["sec"][clicks["scanner"]])  # a burst lasts 150 s; two are hours apart
+    summary["scanner_bursts"] += int(len(seconds) > 0) + int((np.diff(seconds) > 300).sum())
     summary["clicks"] += _rows(clicks)
     if progress is not None:
         progress(lines)
@@ -176,10 +189,11 @@ def _write_click_day(out: Path, rng: np.random.Generator, day_start: int, per_da
 
 def _registrations_of_the_day(rng: np.random.Generator, clicks: dict, st: _State, day_start: int, p0: int,
                               registration_rate: float | np.ndarray, unexplained_share: float,
-                              delay_tail_share: float) -> dict:
+                              delay_tail_share: float, planted_anomalies: PlantedAnomalies | None = None) -> dict:
     """The day's registrations and those carried from earlier days, in the partner's order; the ones that fall
     after midnight are carried on to the next day's file."""
-    regs = _registrations_for_day(rng, clicks, day_start, p0, registration_rate, unexplained_share, delay_tail_share)
+    regs = _registrations_for_day(rng, clicks, day_start, p0, registration_rate, unexplained_share, delay_tail_share,
+                                  planted_anomalies)
     regs = _concat([st.carry, regs])
     later = regs["ts"] >= day_start + _DAY if regs else np.zeros(0, bool)
     st.carry = _take(regs, np.flatnonzero(later)) if later.any() else {}

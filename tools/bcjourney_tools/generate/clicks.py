@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .planted import PlantedEffects, plant_device_mix
+from .planted import PlantedAnomalies, PlantedEffects, add_market_burst, plant_device_mix
 from .reference import (
     _DAY,
     _ID_GAP_MEAN,
@@ -29,7 +29,8 @@ def _diurnal_seconds(rng: np.random.Generator, n: int) -> np.ndarray:
 
 def _clicks_for_day(rng: np.random.Generator, day_start: int, n_target: int,
                     st: _State, sid_gap: float, bursts_per_day: float, anomaly_rate: float,
-                    planted: "PlantedEffects | None" = None) -> _Frame:
+                    planted: "PlantedEffects | None" = None,
+                    planted_anomalies: "PlantedAnomalies | None" = None) -> _Frame:
     """Clicks of one day in file order: the file's columns plus 'sec', 'ts', 'bot' and 'country_idx'.
     The phases draw from `rng` in a fixed order: the same seed gives the same day."""
     sizes = _session_sizes(rng, n_target)
@@ -40,6 +41,7 @@ def _clicks_for_day(rng: np.random.Generator, day_start: int, n_target: int,
     df = {
         "sec": sec, "session_id": sid[sess], "country_idx": country[sess], "is_mobile": c_mobile,
         "ui_element": ui, "measurement_category": cat, "bot": np.zeros(len(sess), bool),
+        "scanner": np.zeros(len(sess), bool),  # a scanner burst's row (the summary counts them: truth for tests)
     }
     if planted is not None:  # its own random stream: the rest of the day is drawn as without it
         plant_device_mix(df, planted, np.random.default_rng([day_start, 101]), _pages)
@@ -56,6 +58,8 @@ def _clicks_for_day(rng: np.random.Generator, day_start: int, n_target: int,
     if n_bursts:
         df = _concat([df] + [_burst(rng, st, sid_gap) for _ in range(n_bursts)])
 
+    if planted_anomalies is not None:
+        df = add_market_burst(df, planted_anomalies, day_start, st, np.random.default_rng([day_start, 102]), _pages)
     df = _take(df, np.lexsort((df["session_id"], df["sec"])))
     n = _rows(df)
     ids = st.next_id + np.cumsum(rng.geometric(1.0 / _ID_GAP_MEAN, n).astype(np.int64))
@@ -221,5 +225,5 @@ def _burst(rng: np.random.Generator, st: _State, sid_gap: float) -> _Frame:
         target[r] = payload if whole else target[r] + payload
     return {
         "sec": sec, "session_id": sid, "country_idx": np.full(n, _T.us, np.int64), "is_mobile": np.zeros(n, np.int8),
-        "ui_element": ui, "measurement_category": cat, "bot": np.ones(n, bool),
+        "ui_element": ui, "measurement_category": cat, "bot": np.ones(n, bool), "scanner": np.ones(n, bool),
     }

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from .clicks import _diurnal_seconds
+from .planted import PlantedAnomalies, burst_registrations, registration_pile
 from .reference import (
     _DAY,
     _DELAY_P,
@@ -69,7 +70,7 @@ def _delays(rng: np.random.Generator, n: int) -> np.ndarray:
 
 def _registrations_for_day(rng: np.random.Generator, clicks: _Frame, day_start: int, partner_from: int,
                            rate: float | np.ndarray, unexplained_share: float,
-                           delay_tail_share: float = 0.0) -> _Frame:
+                           delay_tail_share: float = 0.0, planted_anomalies: PlantedAnomalies | None = None) -> _Frame:
     eligible = ~clicks["bot"] & (clicks["ts"] >= partner_from)
     # A double click (same session, same second) is one intent: its second click seldom registers again
     # (real data: 61% of such pairs are followed by one registration of their country, 17% by two).
@@ -90,6 +91,8 @@ def _registrations_for_day(rng: np.random.Generator, clicks: _Frame, day_start: 
         **_partner_columns(rng, clicks["country_idx"][reg]),
         "conversion_id": clicks["id"][reg],
     }
+    if "planted_burst" in clicks:
+        burst_registrations(explained, clicks["planted_burst"][reg], planted_anomalies, day_start)
     # Registrations no click explains: other channels, lost clicks.
     lo = max(day_start, partner_from)
     n_un = int(rng.poisson(n_ex * unexplained_share / (1 - unexplained_share))) if lo < day_start + _DAY else 0
@@ -101,4 +104,4 @@ def _registrations_for_day(rng: np.random.Generator, clicks: _Frame, day_start: 
         **_partner_columns(rng, _draw(rng, _T.country_cdf, n_un)),
         "conversion_id": np.full(n_un, -1, np.int64),
     }
-    return _concat([explained, unexplained])
+    return _concat([explained, unexplained, registration_pile(planted_anomalies, day_start)])
