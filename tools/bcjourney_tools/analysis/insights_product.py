@@ -21,7 +21,7 @@ from bcjourney_tools.analysis.insight import (
     TOP_VPN_COUNTRIES,
     Insight,
 )
-from bcjourney_tools.analysis.report_adjust import add_country_adjustment, adjusted_difference, by_country_of
+from bcjourney_tools.analysis.report_adjust import by_country_of
 from bcjourney_tools.analysis.report_compare import (
     above_below_action,
     comparison_test,
@@ -31,7 +31,6 @@ from bcjourney_tools.analysis.report_compare import (
     pool_top,
     pooled_groups,
     rate_comparison,
-    rate_contrast,
     rate_segments,
     score_comparison,
     score_contrast,
@@ -41,8 +40,7 @@ from bcjourney_tools.analysis.report_compare import (
     spread,
 )
 from bcjourney_tools.analysis.report_data import LakeData, query
-from bcjourney_tools.analysis.report_format import ci_pct, fmt_num, fmt_p, label, names, pct, pp
-from bcjourney_tools.analysis.report_stats import ALPHA
+from bcjourney_tools.analysis.report_format import ci_pct, fmt_num, label, names, pct
 
 
 def _clicks(data: LakeData) -> pd.DataFrame:
@@ -152,58 +150,6 @@ def by_ui_element(data: LakeData, rng) -> Insight:
 
     return _rate_by(data, rng, "ui_element", "rate_by_ui_element", "Registration rate by UI element", "UI element",
                     pooled, action)
-
-
-def by_device(data: LakeData, rng) -> Insight:
-    q3 = query(data, "registration_rate_by_device_and_country")
-    dev = q3.groupby("device", sort=False)[["clicks", "registrations"]].sum().reset_index()
-    dev = dev.sort_values(["clicks", "device"], ascending=[False, True])
-    m = dev.set_index("device")
-    pooled = pool_top(dev, "device", "clicks", "registrations", 99)
-    clicks = _clicks(data)
-    cells = day_cells(clicks, clicks["device"], clicks["registered"], pooled["segment"].tolist())
-    _, _, _, dispersion = comparison_test(pooled, cells, rng)
-    segs = rate_segments(pooled, dispersion)
-    if "mobile" in m.index and "desktop" in m.index:
-        km, nm = int(m.loc["mobile", "registrations"]), int(m.loc["mobile", "clicks"])
-        kd, nd = int(m.loc["desktop", "registrations"]), int(m.loc["desktop", "clicks"])
-    else:  # a lake with one device only
-        km = nm = kd = nd = 0
-    md = rate_contrast(km, nm, kd, nd, dispersion)  # mobile against desktop
-    test, p, diff, ci = md.test, md.p_value, md.difference, md.ci
-    if dispersion > 1.0:
-        test += f" (phi = {dispersion:.2f} from day-to-day variation)"
-    add_country_adjustment(segs, *by_country_of(clicks, clicks["device"]), dispersion=dispersion)
-    by_name = {s["segment"]: s for s in segs}
-    adj_diff, adj_ci, adj_p = (adjusted_difference(by_name["mobile"], by_name["desktop"], dispersion)
-                               if {"mobile", "desktop"} <= set(by_name) else (math.nan, (math.nan, math.nan), 1.0))
-    finding = (f"Mobile clicks register at {pct(km / nm if nm else math.nan)} (n = {nm:,}), desktop clicks at "
-               f"{pct(kd / nd if nd else math.nan)} (n = {nd:,}): a difference of {pp(diff)} (95% CI "
-               f"{pp(ci[0])} to {pp(ci[1])}). Adjusted for the country mix (each device's registrations against "
-               f"what its clicks' countries predict) the difference is {pp(adj_diff)} (95% CI {pp(adj_ci[0])} to "
-               f"{pp(adj_ci[1])}, p = {fmt_p(adj_p)}).")
-    ins = Insight(key="rate_by_device", title="Registration rate by device", finding=finding, number=diff,
-                  number_label="mobile minus desktop registration rate", ci=ci,
-                  ci_method="Newcombe hybrid score" + phi_note(dispersion), unit="rate_diff", test=test, p_value=p,
-                  segments=segs,
-                  details={"mobile_k": km, "mobile_n": nm, "desktop_k": kd, "desktop_n": nd,
-                           "dispersion": dispersion, "adjusted_difference": adj_diff, "adjusted_ci": list(adj_ci),
-                           "adjusted_p": adj_p},
-                  plot_data={"overall": (km + kd) / (nm + nd) if nm + nd else math.nan,
-                                        "what": "registration rate", "dimension": "device"})
-
-    def act(i):
-        if adj_p >= ALPHA:
-            return (f"The raw gap of {pp(abs(diff))[1:]} between mobile and desktop is the country mix (adjusted "
-                    f"{pp(adj_diff)}, p = {fmt_p(adj_p)}): the markets that register least send mostly one device. "
-                    "No device action; act on those markets instead (see the markets by registrations lost).")
-        worse, better = ("mobile", "desktop") if adj_diff < 0 else ("desktop", "mobile")
-        return (f"{worse.capitalize()} clicks register {pp(abs(adj_diff))[1:]} less often than {better} clicks from "
-                f"the same markets: walk through the {worse} click-out and the partner's {worse} sign-up page for "
-                f"friction (load time, forms, app-store detours) and A/B-test fixes on {worse} first.")
-
-    ins._action_if_significant = act
-    return ins
 
 
 def by_country(data: LakeData, rng) -> Insight:

@@ -11,11 +11,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from bcjourney_tools.analysis import insights_anomalies as anomalies
+from bcjourney_tools.analysis import insights_device as device
 from bcjourney_tools.analysis import insights_markets as markets
 from bcjourney_tools.analysis import insights_product as product
 from bcjourney_tools.analysis import insights_quality as quality
+from bcjourney_tools.analysis import insights_sessions as sessions
 from bcjourney_tools.analysis import insights_unknown as unknown
-from bcjourney_tools.analysis import plots_anomalies, plots_unknown
+from bcjourney_tools.analysis import plots_anomalies, plots_sessions, plots_unknown
 from bcjourney_tools.analysis import report_plots as render
 from bcjourney_tools.analysis.insight import Insight
 from bcjourney_tools.analysis.report_data import LakeData
@@ -40,7 +42,7 @@ INSIGHTS: tuple[InsightSpec, ...] = (
                 ("registration_rate_by_page_category",)),
     InsightSpec("rate_by_ui_element", product.by_ui_element, render.plot_rate_segments,
                 ("registration_rate_by_page_category", "registration_rate_by_ui_element")),
-    InsightSpec("rate_by_device", product.by_device, render.plot_rate_segments,
+    InsightSpec("rate_by_device", device.by_device, render.plot_rate_segments,
                 ("registration_rate_by_device_and_country",)),
     InsightSpec("rate_by_country", product.by_country, render.plot_rate_segments,
                 ("registration_rate_by_device_and_country",)),
@@ -54,6 +56,9 @@ INSIGHTS: tuple[InsightSpec, ...] = (
                 ("important_score_by_entry_page_device_country",)),
     InsightSpec("rate_by_hour", product.by_hour, render.plot_rate_timeline, ("hour_and_weekday_patterns",)),
     InsightSpec("rate_by_weekday", product.by_weekday, render.plot_rate_timeline, ("hour_and_weekday_patterns",)),
+    InsightSpec("weekday_hour_heatmap", sessions.weekday_hour_heatmap, plots_sessions.plot_weekday_hour, ()),
+    InsightSpec("sessions", sessions.sessions, plots_sessions.plot_sessions, ()),
+    InsightSpec("country_page_value", sessions.country_page_value, plots_sessions.plot_country_page, ()),
     InsightSpec("cross_country", product.cross_country, render.plot_rate_segments,
                 ("cross_country_vpn_registrations",)),
     InsightSpec("link_rates", _without_rng(quality.link_rates), render.plot_links, ("data_quality_kpis",)),

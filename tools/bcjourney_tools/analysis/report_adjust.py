@@ -78,6 +78,26 @@ def value_per_click(segment: pd.Series, score: pd.Series) -> pd.Series:
         segment.astype(object).to_numpy()).mean()
 
 
-def by_country_of(clicks: pd.DataFrame, label: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
-    """What add_country_adjustment takes, for clicks labelled by `label`."""
-    return label, clicks["country_code"], clicks["registered"]
+def by_country_of(clicks: pd.DataFrame, label: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series]:
+    """What rate_comparison's adjust_by takes, for clicks labelled by `label`: the labels, the clicks' countries,
+    whether each registered, and each click's value (its registration's important_score, 0 without one)."""
+    return label, clicks["country_code"], clicks["registered"], clicks["important_score"]
+
+
+def add_value_per_click(segs: list[dict], segment: pd.Series, score: pd.Series) -> None:
+    """Adds each segment's value per click (labels not among the segments pooled as OTHER)."""
+    named = {s["segment"] for s in segs} - {OTHER}
+    label = segment.astype(object).where(segment.isin(named), OTHER)
+    values = value_per_click(label, score)
+    for s in segs:
+        s["value_per_click"] = float(values.get(s["segment"], math.nan))
+
+
+def value_note(segs: list[dict], overall: float) -> str:
+    """One sentence of the finding: value per click, the headline metric, from the lowest to the highest segment."""
+    named = [s for s in segs if s["segment"] != OTHER and not math.isnan(s.get("value_per_click", math.nan))]
+    if len(named) < 2:
+        return ""
+    lo, hi = min(named, key=lambda s: s["value_per_click"]), max(named, key=lambda s: s["value_per_click"])
+    return (f" Value per click (important_score per click) ranges from {lo['value_per_click']:.3f} ({lo['segment']}) "
+            f"to {hi['value_per_click']:.3f} ({hi['segment']}); overall {overall:.3f}.")

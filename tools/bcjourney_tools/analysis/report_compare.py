@@ -13,7 +13,7 @@ import pandas as pd
 
 from bcjourney_tools.analysis import report_stats as st
 from bcjourney_tools.analysis.insight import BOOTSTRAP, HIGH_VALUE, OTHER, Insight
-from bcjourney_tools.analysis.report_adjust import add_country_adjustment
+from bcjourney_tools.analysis.report_adjust import add_country_adjustment, add_value_per_click, value_note
 from bcjourney_tools.analysis.report_format import fmt_num, names, pct
 
 
@@ -188,19 +188,23 @@ def adjusted_note(segs: list[dict], dimension: str) -> str:
 def rate_comparison(key: str, title: str, dimension: str, pooled: pd.DataFrame, rng: np.random.Generator,
                     what: str, action: Callable[[list[dict], list[dict], Insight], str],
                     extra_finding: str = "", cells: pd.DataFrame | None = None,
-                    adjust_by: tuple[pd.Series, pd.Series, pd.Series] | None = None) -> Insight:
+                    adjust_by: tuple[pd.Series, pd.Series, pd.Series, pd.Series] | None = None) -> Insight:
     """An insight comparing a rate (k of n) across segments.
 
     cells (columns segment, k, n; several per segment: its days) switch the tests to their
     overdispersion-corrected (quasi-binomial) forms: clicks of one day share traffic mix, campaigns
     and partner incidents, so day-to-day variation must not pass for a difference between groups.
-    adjust_by (each click's segment label, country and registered flag) adds the country adjustment to every
-    segment, and the action then follows the adjusted effect only."""
+    adjust_by (each click's segment label, country, registered flag and score: report_adjust.by_country_of) adds
+    the country adjustment and the value per click to every segment, and the action then follows the adjusted
+    effect only."""
     test, stat, p, dispersion = comparison_test(pooled, cells, rng)
     segs = rate_segments(pooled, dispersion)
     if adjust_by is not None:
-        add_country_adjustment(segs, *adjust_by, dispersion=dispersion)
-        extra_finding += adjusted_note(segs, dimension)
+        label, country, registered, score = adjust_by
+        add_country_adjustment(segs, label, country, registered, dispersion=dispersion)
+        add_value_per_click(segs, label, score)
+        extra_finding = value_note(segs, float(score.fillna(0).sum() / len(score)) if len(score) else math.nan) \
+            + extra_finding + adjusted_note(segs, dimension)
     hi, lo = spread(segs, "rate")
     number = hi["rate"] - lo["rate"]
     ci = rate_contrast(hi["k"], hi["n"], lo["k"], lo["n"], dispersion).ci

@@ -209,8 +209,11 @@ def _segment_table(ins: Insight) -> str:
     if not ins.segments:
         return ""
     is_rate = "rate" in ins.segments[0]
+    adjusted = "adjusted_rate" in ins.segments[0]
     head = ("<tr><th>segment</th><th>n</th>" + ("<th>k</th><th>rate</th>" if is_rate else "<th>mean score</th>")
-            + "<th>95% CI</th><th>vs rest</th><th>p</th><th>Holm p</th><th>significant</th></tr>")
+            + "<th>95% CI</th>" + ("<th>value per click</th><th>country-adjusted rate</th><th>registrations vs "
+                                   "expected</th><th>adjusted Holm p</th>" if adjusted else "")
+            + "<th>vs rest</th><th>p</th><th>Holm p</th><th>significant</th></tr>")
     rows = []
     for s in ins.segments:
         if is_rate:
@@ -218,6 +221,10 @@ def _segment_table(ins: Insight) -> str:
                     f"<td>{pct(s['ci'][0], 2)} to {pct(s['ci'][1], 2)}</td>")
         else:
             vals = (f"<td class=num>{fmt_num(s['mean'])}</td><td>{fmt_num(s['ci'][0])} to {fmt_num(s['ci'][1])}</td>")
+        if adjusted:
+            vals += (f"<td class=num>{s.get('value_per_click', float('nan')):.3f}</td>"
+                     f"<td class=num>{pct(s['adjusted_rate'], 2)}</td><td class=num>{s['excess']:+,.0f}</td>"
+                     f"<td class=num>{fmt_p(s['adjusted_p_holm'])}</td>")
         rows.append(f"<tr><td>{html.escape(s['segment'])}</td><td class=num>{s['n']:,}</td>{vals}"
                     f"<td>{html.escape(s['test_vs_rest'])}</td><td class=num>{fmt_p(s['p_value'])}</td>"
                     f"<td class=num>{fmt_p(s['p_adjusted'])}</td>"
