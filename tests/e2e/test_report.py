@@ -114,7 +114,8 @@ def test_the_slides_draw_both_pipelines_rank_the_recommendations_and_carry_the_a
 def test_every_topic_of_the_issue_is_covered(built):
     assert set(built["insights"]) == {
         "overall_rate", "rate_by_page_category", "rate_by_ui_element", "rate_by_device", "rate_by_country",
-        "markets_by_loss", "delay_distribution", "score_by_page_category", "score_by_device", "score_by_country",
+        "markets_by_loss", "delay_distribution", "score_distribution", "score_by_page_category", "score_by_device",
+        "score_by_country",
         "high_value_by_entry_point", "rate_by_hour", "rate_by_weekday", "weekday_hour_heatmap", "sessions",
         "country_page_value", "cross_country", "link_rates",
         "quarantine_rate", "anomalies", "unknown_categories", "match_confidence",

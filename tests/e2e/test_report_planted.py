@@ -69,3 +69,16 @@ def test_the_executive_summary_ranks_the_planted_effects_first_and_not_the_devic
     assert lines[1].startswith("1. Markets the partner does not serve (IN)")
     assert lines[2].startswith(f"2. Registration rate by entry page category: {WEAK_PAGE}")
     assert not any("device" in line.lower() for line in lines)
+
+
+def test_the_score_is_shown_as_it_is(planted):
+    insights, journeys, _ = planted
+    shape = insights["score_distribution"].details
+    linked = journeys[journeys["conversion_id"].notna() & journeys["partner"].notna()]
+    scores = linked["important_score"].dropna().astype(float)
+    # the report counts the coverage window, the journeys every day: the shares agree, the counts nearly
+    assert shape["scored"] == pytest.approx(len(scores), rel=0.05)
+    assert shape["zero"] / shape["scored"] == pytest.approx((scores == 0).mean(), abs=0.01)
+    assert shape["ten"] / shape["scored"] == pytest.approx((scores == 10).mean(), abs=0.01)
+    above = scores[scores > 10].sum() / scores.sum()
+    assert shape["value_share_above_ten"] == pytest.approx(above, abs=0.03)

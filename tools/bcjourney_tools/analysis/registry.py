@@ -17,6 +17,7 @@ from bcjourney_tools.analysis import insights_product as product
 from bcjourney_tools.analysis import insights_quality as quality
 from bcjourney_tools.analysis import insights_sessions as sessions
 from bcjourney_tools.analysis import insights_unknown as unknown
+from bcjourney_tools.analysis import insights_value as value
 from bcjourney_tools.analysis import plots_anomalies, plots_sessions, plots_unknown
 from bcjourney_tools.analysis import report_plots as render
 from bcjourney_tools.analysis.insight import Insight
@@ -49,6 +50,7 @@ INSIGHTS: tuple[InsightSpec, ...] = (
     InsightSpec("markets_by_loss", markets.markets_by_loss, render.plot_rate_segments, ()),
     InsightSpec("delay_distribution", product.delay_distribution, render.plot_delay,
                 ("registration_delay_distribution",)),
+    InsightSpec("score_distribution", _without_rng(value.score_distribution), value.plot_score_distribution, ()),
     InsightSpec("score_by_page_category", product.score_by_page, render.plot_score_segments, ()),
     InsightSpec("score_by_device", product.score_by_device, render.plot_score_segments, ()),
     InsightSpec("score_by_country", product.score_by_country, render.plot_score_segments, ()),
