@@ -22,9 +22,9 @@ from ..frames import to_table
 from ..matching.overlaps import CONTENT, first_copies
 from ..partners import UnknownPartner, load_profile
 from ..progress import report_rows
+from ..repeats import first_of_each_id
 from ..storage import Storage
 from . import reader
-from .conversions import first_of_each_id
 from .quality import QualityReport
 from .sources import HeaderMismatch, LandingObject, canonical_header, classify_key
 

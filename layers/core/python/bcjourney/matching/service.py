@@ -17,9 +17,9 @@ import pyarrow.compute as pc
 
 from .. import layout, schema
 from ..days import DAY_MS, affected_days, day_labels, neighbour_days
-from ..ingest.conversions import first_of_each_id
 from ..layout import partition_values
 from ..partners import UnknownPartner, load_profile
+from ..repeats import first_of_each_id
 from ..state import DayBusy, PipelineState
 from ..storage import Storage
 from .clock import ClockEstimate, estimate_offset
