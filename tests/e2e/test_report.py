@@ -427,3 +427,11 @@ def test_no_plot_shows_mathtext_source_since_data_labels_are_not_typeset(built):
         texts = [t.get_text() for t in fig.findobj(Text)]
         plt.close(fig)
         assert not [t for t in texts if "\\mathdefault" in t or "\\times" in t], ins.key
+
+
+def test_the_markdown_report_carries_the_summary_and_every_insight(built):
+    result = built["result"]
+    text = Path(result["markdown"]).read_text(encoding="utf-8")
+    assert text.startswith("# ") and "## Executive summary" in text
+    for n, insight in enumerate(result["insights"], 1):
+        assert f"### {n}. {insight['title']}" in text and insight["action"] in text

@@ -162,7 +162,7 @@ def cmd_report(args) -> int:
         print(f"{number:2}. {insight['title']}: {insight['action']}")
     print(f"\n{result['html']}\n{result['pdf']}  ({result['pages']} pages)\n"
           f"{result['slides']}  ({result['slide_pages']} slides: the pipeline as built and ideal, recommendations, "
-          "actions)")
+          f"actions)\n{result['markdown']}  (the same as markdown: docs/insights.md is this file on the real data)")
     return 0
 
 

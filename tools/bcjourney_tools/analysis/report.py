@@ -31,6 +31,7 @@ from bcjourney_tools.analysis import report_render as rr
 from bcjourney_tools.analysis import summary
 from bcjourney_tools.analysis.registry import BY_KEY, INSIGHTS
 from bcjourney_tools.analysis.report_data import LakeData, load_lake
+from bcjourney_tools.analysis.report_markdown import write_markdown
 from bcjourney_tools.analysis.report_plots import render_png
 from bcjourney_tools.analysis.report_stats import ALPHA, MIN_EXPECTED
 from bcjourney_tools.analysis.slides import write_slides
@@ -220,6 +221,8 @@ def build_report(lake_dir: Path, out_dir: Path) -> dict:
     html_path, pdf_path, json_path = out_dir / "report.html", out_dir / "report.pdf", out_dir / "insights.json"
     rr.write_html(html_path, meta, insights, pngs, quality_html, methods)
     pages = rr.write_pdf(pdf_path, meta, insights, pngs, quality_text, methods)
+    markdown_path = out_dir / "insights.md"
+    write_markdown(markdown_path, meta, insights, methods)
 
     as_data = [dict(ins.as_dict(), plot=str(p.relative_to(out_dir))) for ins, p in zip(insights, plot_paths)]
     payload = {"title": TITLE, "generated_at": meta["generated_at"], "commit": meta["commit"],
@@ -234,6 +237,7 @@ def build_report(lake_dir: Path, out_dir: Path) -> dict:
         "slides": slides_path,
         "slide_pages": slide_pages,
         "json": json_path,
+        "markdown": markdown_path,
         "plots": plot_paths,
         "pages": pages,
         "coverage": data.coverage.as_dict(),

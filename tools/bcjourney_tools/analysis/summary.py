@@ -68,7 +68,8 @@ def stakes(insights: list[Insight], value_per_registration: float) -> list[Stake
         if insight is None or not insight.significant:
             continue
         for s in insight.segments:
-            if s["segment"] == OTHER or "adjusted_p_holm" not in s or s["adjusted_p_holm"] >= st.ALPHA:
+            # 'Unknown' is not a page: its codes are a to-do for the mapping (insights_unknown), not a layout to test
+            if s["segment"] in (OTHER, "Unknown") or "adjusted_p_holm" not in s or s["adjusted_p_holm"] >= st.ALPHA:
                 continue
             if s["excess"] >= 0:
                 continue
