@@ -7,8 +7,10 @@ import math
 
 import numpy as np
 import pandas as pd
+from bcjourney.matching.journeys import UNKNOWN_PAGE
 
 from bcjourney_tools.analysis import report_stats as st
+from bcjourney_tools.analysis.anomalies import market_bursts
 from bcjourney_tools.analysis.insight import (
     BOOTSTRAP,
     HIGH_VALUE,
@@ -118,9 +120,12 @@ def by_page_category(data: LakeData, rng) -> Insight:
     pooled = pool_top(q1, "page_category", "clicks", "registrations", TOP_PAGES)
 
     def action(above, below, i):
+        unknown = [x for x in below + above if x["segment"] == UNKNOWN_PAGE]
+        below, above = [x for x in below if x not in unknown], [x for x in above if x not in unknown]
         parts = []
         if below:
-            parts.append(f"Review the click-out placement of the pages converting below the rest: {names(below)}")
+            parts.append(f"Review the click-out placement of the pages converting below what their countries "
+                         f"predict: {names(below)}")
         if above:
             parts.append(f"use the layouts of those converting above it as the A/B-test challenger: {names(above)}")
         text = "; ".join(parts) + "."
@@ -128,7 +133,10 @@ def by_page_category(data: LakeData, rng) -> Insight:
             lost = sorted(below, key=lambda x: x["excess"])
             text += (" Prioritise by registrations lost against what the page's countries predict: "
                      + ", ".join(f"{label(x['segment'])} {-x['excess']:,.0f}" for x in lost) + ".")
-        return text
+        if unknown:
+            text += (f" {UNKNOWN_PAGE} is not a page but codes the mapping lacks: map them first (see the clicks on "
+                     "measurement categories the mapping lacks).")
+        return text.lstrip(". ")
 
     return _rate_by(data, rng, "page_category", "rate_by_page_category", "Registration rate by entry page category",
                     "page category", pooled, action)
@@ -394,6 +402,11 @@ def by_weekday(data: LakeData, rng) -> Insight:
     return ins
 
 
+def _burst_span(days: pd.Series) -> str:
+    days = sorted(pd.to_datetime(days).dt.strftime("%Y-%m-%d"))
+    return days[0] if len(days) == 1 else f"{days[0]} to {days[-1]}"
+
+
 def cross_country(data: LakeData, rng) -> Insight:
     q8 = query(data, "cross_country_vpn_registrations")
     total = q8[q8["country_code"] == "(all)"]
@@ -433,14 +446,23 @@ def cross_country(data: LakeData, rng) -> Insight:
                            "statistic": stat, "dispersion": dispersion},
                   plot_data={"overall": share, "what": "cross-country share", "dimension": "country"})
 
+    bursting = market_bursts(_clicks(data))
+    burst_days = {c: _burst_span(of["day"]) for c, of in bursting.groupby("country_code")} if len(bursting) else {}
+
     def act(i):
         above = [s for s in split_significant(segs, "rate", "rest_rate")[0] if s["segment"] != OTHER]
+        bursts = "; ".join(f"{s['segment']}'s cross-country share is a burst of {burst_days[s['segment']]} (see the "
+                           "anomalies), not a trait of the market" for s in above if s["segment"] in burst_days)
+        above = [s for s in above if s["segment"] not in burst_days]
+        if bursts and not above:
+            return bursts + ": no market action; find where that traffic came from."
         if not above:
             return ("Countries differ as a whole, but none has more cross-country registrations than the rest "
                     "after Holm correction: no targeted action; keep monitoring.")
         return ("Markets with significantly more cross-country registrations: " + names(above)
                 + ". Check their geo-IP and country attribution before using their per-country rates and "
-                  "scores, and ask partners whether these users can be onboarded from where they connect.")
+                  "scores, and ask partners whether these users can be onboarded from where they connect."
+                + (f" {bursts}." if bursts else ""))
 
     ins._action_if_significant = act
     return ins

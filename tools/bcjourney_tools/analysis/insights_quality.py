@@ -111,6 +111,11 @@ def link_rates(data: LakeData) -> Insight:
                     f"{pd.Timestamp(burst['hour']):%Y-%m-%d %H:00} UTC ({burst['partner']}): "
                     f"{int(burst['unlinked']):,} of {int(burst['registrations']):,}, against "
                     f"{fmt_num(expected)} per hour otherwise.")
+        origin = _burst_origin(data, pd.Timestamp(burst["hour"]), str(burst["partner"]))
+        if origin:
+            burst_details.update(origin)
+            finding += (f" {pct(origin['burst_top_ip_share'])} of them come from IPs in {origin['burst_top_ip']}, a "
+                        f"country {origin['burst_top_ip_clicks']:,} of our clicks come from.")
     monitor = ("track both link rates daily (query 09) and alert on a day below the lowest daily rate seen here"
                + (f" ({pct(full_days['rate'].min())} of clicks)" if len(full_days) else "")
                + " and on an hour with significantly more unlinked registrations than usual.")
@@ -127,13 +132,29 @@ def link_rates(data: LakeData) -> Insight:
 
     def act(i):
         b = burst_details
+        origin = (f", almost all from IPs in {b['burst_top_ip']}, where {b['burst_top_ip_clicks']:,} of our clicks "
+                  "come from" if b.get("burst_top_ip_share", 0) > 0.8 else "")
         return (f"Investigate the burst of {b['burst_unlinked']:,} registrations without a click at "
                 f"{b['burst_hour']:%Y-%m-%d %H:00} UTC ({b['burst_partner']}; about {fmt_num(expected)} per hour "
-                "otherwise): bot sign-ups, a partner re-import, or traffic that did not come from BrokerChooser; "
-                "exclude it from partner billing until explained. Then " + monitor)
+                f"otherwise{origin}): bot sign-ups, a partner re-import, or traffic that did not come from "
+                "BrokerChooser; exclude it from partner billing until explained. Then " + monitor)
 
     ins._action_if_significant = act
     return ins
+
+
+def _burst_origin(data: LakeData, hour: pd.Timestamp, partner: str) -> dict:
+    """Where the burst hour's registrations without a click come from: the top IP country, its share, and how many
+    of our clicks (in the report's window) come from that country."""
+    rows = data.rows
+    lone = rows[~rows["is_click"] & (rows["partner"] == partner) & rows["ip_country_code"].notna()
+                & (rows["registered_at"].dt.floor("h") == hour)]
+    if lone.empty:
+        return {}
+    counts = lone["ip_country_code"].value_counts()
+    top = str(counts.index[0])
+    return {"burst_top_ip": top, "burst_top_ip_share": float(counts.iloc[0] / len(lone)),
+            "burst_top_ip_clicks": int((rows["is_click"] & (rows["country_code"] == top)).sum())}
 
 
 def match_confidence(data: LakeData) -> Insight:
