@@ -102,20 +102,8 @@ def link_rates(data: LakeData) -> Insight:
     hours = data.unlinked_by_hour
     test, idx, expected, p_burst = st.max_count_outlier(hours["unlinked"].tolist() if len(hours) else [])
     burst = hours.iloc[idx] if len(hours) else None
-    burst_details = {}
-    if burst is not None:
-        burst_details = {"burst_hour": pd.Timestamp(burst["hour"]), "burst_partner": str(burst["partner"]),
-                         "burst_unlinked": int(burst["unlinked"]), "burst_registrations": int(burst["registrations"]),
-                         "expected_unlinked_per_hour": expected, "hours_tested": int(len(hours))}
-        finding += (" The hour with most registrations no click explains is "
-                    f"{pd.Timestamp(burst['hour']):%Y-%m-%d %H:00} UTC ({burst['partner']}): "
-                    f"{int(burst['unlinked']):,} of {int(burst['registrations']):,}, against "
-                    f"{fmt_num(expected)} per hour otherwise.")
-        origin = _burst_origin(data, pd.Timestamp(burst["hour"]), str(burst["partner"]))
-        if origin:
-            burst_details.update(origin)
-            finding += (f" {pct(origin['burst_top_ip_share'])} of them come from IPs in {origin['burst_top_ip']}, a "
-                        f"country {origin['burst_top_ip_clicks']:,} of our clicks come from.")
+    burst_details, burst_text = _burst_of_unlinked(data, burst, expected, hours)
+    finding += burst_text
     monitor = ("track both link rates daily (query 09) and alert on a day below the lowest daily rate seen here"
                + (f" ({pct(full_days['rate'].min())} of clicks)" if len(full_days) else "")
                + " and on an hour with significantly more unlinked registrations than usual.")
@@ -141,6 +129,25 @@ def link_rates(data: LakeData) -> Insight:
 
     ins._action_if_significant = act
     return ins
+
+
+def _burst_of_unlinked(data: LakeData, burst, expected: float, hours: pd.DataFrame) -> tuple[dict, str]:
+    """The busiest hour of registrations no click explains: its details and its sentence of the finding."""
+    if burst is None:
+        return {}, ""
+    details = {"burst_hour": pd.Timestamp(burst["hour"]), "burst_partner": str(burst["partner"]),
+               "burst_unlinked": int(burst["unlinked"]), "burst_registrations": int(burst["registrations"]),
+               "expected_unlinked_per_hour": expected, "hours_tested": int(len(hours))}
+    text = (" The hour with most registrations no click explains is "
+            f"{pd.Timestamp(burst['hour']):%Y-%m-%d %H:00} UTC ({burst['partner']}): "
+            f"{int(burst['unlinked']):,} of {int(burst['registrations']):,}, against "
+            f"{fmt_num(expected)} per hour otherwise.")
+    origin = _burst_origin(data, pd.Timestamp(burst["hour"]), str(burst["partner"]))
+    if origin:
+        details.update(origin)
+        text += (f" {pct(origin['burst_top_ip_share'])} of them come from IPs in {origin['burst_top_ip']}, a "
+                 f"country {origin['burst_top_ip_clicks']:,} of our clicks come from.")
+    return details, text
 
 
 def _burst_origin(data: LakeData, hour: pd.Timestamp, partner: str) -> dict:
