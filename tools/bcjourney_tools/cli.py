@@ -118,7 +118,7 @@ def _clock_lines(days: list[dict]) -> list[str]:
 
 def cmd_generate(args) -> int:
     from .generate import PartnerBehaviour, generate
-    from .generate.planted import PlantedEffects
+    from .generate.planted import PlantedAnomalies, PlantedEffects
 
     tqdm = _bar_factory()
     total = args.days * args.per_day
@@ -128,7 +128,8 @@ def cmd_generate(args) -> int:
                                  delay_tail_share=args.delay_tail_share)
     summary = generate(Path(args.out), days=args.days, per_day=args.per_day, seed=args.seed, start=args.start,
                        partner=args.partner, progress=bar.update if bar else None, partner_behaviour=behaviour,
-                       planted=PlantedEffects() if args.plant_effects else None)
+                       planted=PlantedEffects() if args.plant_effects else None,
+                       planted_anomalies=PlantedAnomalies() if args.plant_effects else None)
     if bar:
         bar.close()
     for name, value in summary.items():
@@ -210,7 +211,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="each partner export re-sends the previous export's rows of its last hours")
     gen.add_argument("--plant-effects", action="store_true",
                      help="plant what the report must find: a market the partner does not serve (mostly mobile "
-                          "clicks) and a page that registers less (generate/planted.py)")
+                          "clicks), a page that registers less, a market's burst on two dates and a pile of "
+                          "registrations no click explains (generate/planted.py)")
     gen.set_defaults(func=cmd_generate)
 
     query = sub.add_parser("query", help="run an athena_queries/ file locally (DuckDB), as Athena would")
