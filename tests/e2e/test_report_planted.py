@@ -82,3 +82,14 @@ def test_the_score_is_shown_as_it_is(planted):
     assert shape["ten"] / shape["scored"] == pytest.approx((scores == 10).mean(), abs=0.01)
     above = scores[scores > 10].sum() / scores.sum()
     assert shape["value_share_above_ten"] == pytest.approx(above, abs=0.03)
+
+
+def test_the_generators_unmapped_page_family_is_opened(planted):
+    """The generator writes the real data's two 01safety codes, which the mapping lacks."""
+    insights, journeys, _ = planted
+    (family, *_) = insights["unknown_categories"].details["families"]
+    clicks = journeys[journeys["conversion_id"].notna()]
+    unmapped = clicks.loc[clicks["page_category"] == "Unknown", "measurement_category"].value_counts()
+    assert family["family"] == "01safety" and not family["known_page_type"]
+    assert family["code_clicks"] == {str(code): int(n) for code, n in unmapped.items()}
+    assert "01safety" in insights["unknown_categories"].action
