@@ -277,3 +277,22 @@ def test_a_pattern_code_and_its_levels_are_inverse_and_every_comparison_owns_its
     # the joint country level: IP agreement first, residency second
     assert COUNTRY.level(2, 1) == 7 and COUNTRY.ip_agreement(7) == 2
     assert COUNTRY.encode(np.array([3, 3, -1]), np.array([3, 4, 3]), np.array([4, -1, 3])).tolist() == [1, 5, 8]
+
+
+def test_a_registration_brings_only_its_strongest_pairs_to_the_assignment():
+    """strongest_per_registration against a plain per-registration sort (log-odds down, then the earlier click)."""
+    from bcjourney.matching.assign import strongest_per_registration
+
+    rng = np.random.default_rng(5)
+    n = 2_000
+    registration = np.sort(rng.integers(0, 120, n))
+    click = rng.integers(0, 500, n)
+    log_odds = rng.choice([-1.0, 0.5, 2.0, 3.5], n)  # few values: ties are common
+    chosen = np.flatnonzero(rng.random(n) < 0.8)
+    kept = strongest_per_registration(chosen, registration, click, log_odds, limit=4)
+    expected = []
+    for r in np.unique(registration[chosen]):
+        mine = [i for i in chosen if registration[i] == r]
+        expected += sorted(mine, key=lambda i: (-log_odds[i], click[i]))[:4]
+    assert kept.tolist() == sorted(expected)
+    assert strongest_per_registration(chosen, registration, click, log_odds, limit=n) is chosen, "no cost unbound"
