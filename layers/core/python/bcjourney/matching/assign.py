@@ -6,6 +6,8 @@ assignment almost everywhere; the test suite measures its loss against scipy's l
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -20,9 +22,28 @@ NEGLIGIBLE_LOG_ODDS = -16.0
 MAX_CONTENDERS = 16
 
 
+@dataclass(frozen=True)
+class CellTables:
+    """Everything per pair that depends only on its cell (its registration day and comparison pattern)."""
+    log_odds: np.ndarray
+    odds: np.ndarray  # posterior odds r of the link, 0 where negligible
+    no_link: np.ndarray  # odds of 'no click explains this registration'
+    standalone: np.ndarray  # r / (no-link odds + r)
+    eligible: np.ndarray  # standalone >= min_confidence: the pair may link
+
+    @classmethod
+    def of(cls, log_odds_by_cell: np.ndarray, share_explained_by_cell: np.ndarray,
+           min_confidence: float) -> "CellTables":
+        odds = np.where(log_odds_by_cell > NEGLIGIBLE_LOG_ODDS, np.exp(np.minimum(log_odds_by_cell, 50.0)), 0.0)
+        no_link = (1 - share_explained_by_cell) / share_explained_by_cell
+        standalone = odds / (no_link + odds)
+        return cls(log_odds_by_cell, odds, no_link, standalone, standalone >= min_confidence)
+
+
 def eligible_pairs(click: np.ndarray, registration: np.ndarray, cell: np.ndarray, log_odds_by_cell: np.ndarray,
                    share_explained_by_cell: np.ndarray, min_confidence: float) -> pd.DataFrame:
-    """The pairs that may link, with their (standalone, contested) probability of being the link.
+    """The pairs that may link, with their (standalone, contested) probability of being the link, from every
+    candidate pair (the linker itself counts the rivals instead of listing them: see eligible_frame).
 
     A pair's score depends only on its cell (its registration day and comparison pattern), so everything
     per pair is looked up in small per-cell tables. Each candidate's posterior odds r (from the model)
@@ -32,23 +53,30 @@ def eligible_pairs(click: np.ndarray, registration: np.ndarray, cell: np.ndarray
     every other candidate of its click): the confidence reported, lower where clicks and registrations
     collide in the same seconds.
     """
-    odds_by_cell = np.where(log_odds_by_cell > NEGLIGIBLE_LOG_ODDS, np.exp(np.minimum(log_odds_by_cell, 50.0)), 0.0)
-    no_link_by_cell = (1 - share_explained_by_cell) / share_explained_by_cell
-    standalone_by_cell = odds_by_cell / (no_link_by_cell + odds_by_cell)
-    odds = odds_by_cell[cell]
+    tables = CellTables.of(log_odds_by_cell, share_explained_by_cell, min_confidence)
+    odds = tables.odds[cell]
     rivals_of_registration = np.bincount(registration, weights=odds)
     rivals_of_click = np.bincount(click, weights=odds)
-    chosen = np.flatnonzero((standalone_by_cell >= min_confidence)[cell])
-    chosen = strongest_per_registration(chosen, registration, click, log_odds_by_cell[cell], MAX_CONTENDERS)
-    cell, click, registration, odds = cell[chosen], click[chosen], registration[chosen], odds[chosen]
+    chosen = np.flatnonzero(tables.eligible[cell])
+    chosen = strongest_per_registration(chosen, registration, click, tables.log_odds[cell], MAX_CONTENDERS)
+    return eligible_frame(click[chosen], registration[chosen], cell[chosen], tables, rivals_of_registration,
+                          rivals_of_click)
+
+
+def eligible_frame(click: np.ndarray, registration: np.ndarray, cell: np.ndarray, tables: CellTables,
+                   rivals_of_registration: np.ndarray, rivals_of_click: np.ndarray) -> pd.DataFrame:
+    """The eligible pairs' frame, given the summed odds of every candidate of each registration and of each
+    click (the pair's own included)."""
+    odds = tables.odds[cell]
     rivals = rivals_of_registration[registration] + rivals_of_click[click] - odds
     # the rivals' odds that no other eligible pair carries: they stay whole in explain_away()
     eligible_rivals = (np.bincount(registration, weights=odds)[registration]
                        + np.bincount(click, weights=odds)[click] - odds)
+    no_link = tables.no_link[cell]
     return pd.DataFrame({"click": click, "registration": registration, "cell": cell,
-                         "log_odds": log_odds_by_cell[cell], "standalone": standalone_by_cell[cell],
-                         "confidence": odds / (no_link_by_cell[cell] + rivals), "odds": odds,
-                         "no_link": no_link_by_cell[cell], "weak_rivals": rivals - eligible_rivals},
+                         "log_odds": tables.log_odds[cell], "standalone": tables.standalone[cell],
+                         "confidence": odds / (no_link + rivals), "odds": odds,
+                         "no_link": no_link, "weak_rivals": rivals - eligible_rivals},
                         copy=False)  # fresh arrays, nobody else's: no need to copy them into one block
 
 

@@ -110,28 +110,68 @@ class ClickIndex:
         return np.searchsorted(self.times, times, side="right")
 
 
+def near_pairs(index: ClickIndex, registration_times: np.ndarray, window: Window) -> Candidates:
+    """Every click with delay in [-after_s, any_country_below_s), registration by registration, clicks in time
+    order."""
+    near = window_pairs(index.times, registration_times, -window.after_s * MS, window.any_country_below_s * MS - 1)
+    return Candidates(index.by_time[near.click], near.registration, near.delay_ms)
+
+
+def near_pairs_of_country(index: ClickIndex, registration_times: np.ndarray, country: np.ndarray,
+                          window: Window) -> Candidates:
+    """The near pairs whose click is of the given country (one per registration; -1: none), found in the
+    (country, time) order, so a busy second of other countries costs nothing."""
+    has = np.flatnonzero(country >= 0).astype(np.int32)
+    keys = country_keys(country[has], registration_times[has])
+    lo = np.searchsorted(index.country_keys, keys - (window.any_country_below_s * MS - 1), side="left")
+    hi = np.searchsorted(index.country_keys, keys + window.after_s * MS, side="right")
+    click = index.by_country[positions_in_runs(lo, hi - lo, np.int32)]
+    registration = np.repeat(has, hi - lo)
+    return Candidates(click, registration, registration_times[registration] - index.click_times[click])
+
+
+def far_kinds(window: Window) -> list[tuple[str, int]]:
+    """The far candidates' kinds, in the order candidate_pairs lists them: (country group, k-th nearest)."""
+    return [(group, k) for group in ("ip", "residency") for k in range(1, window.nearest_same_country + 1)]
+
+
+def far_pairs(index: ClickIndex, registration_times: np.ndarray, ip_country: np.ndarray,
+              residency_country: np.ndarray, window: Window, kind: tuple[str, int]) -> Candidates:
+    """One kind of far candidate: the k-th nearest click of the IP (or the residency) country with delay in
+    [any_country_below_s, before_s], at most one per registration, in registration order."""
+    group, k = kind
+    country = ip_country if group == "ip" else residency_unless_ip(ip_country, residency_country)
+    has = np.flatnonzero(country >= 0).astype(np.int32)
+    # clicks of that country at least any_country_below_s earlier: the last ones before this position
+    position = index.count_at_or_before(country[has], registration_times[has] - window.any_country_below_s * MS) - k
+    ok = position >= 0
+    reg, position = has[ok], position[ok]
+    click = index.by_country[position]
+    delay = registration_times[reg] - index.click_times[click]
+    keep = (index.click_country[click] == country[reg]) & (delay <= window.before_s * MS)
+    return Candidates(click[keep], reg[keep], delay[keep])
+
+
 def candidate_pairs(index: ClickIndex, registration_times: np.ndarray, ip_country: np.ndarray,
                     residency_country: np.ndarray, window: Window) -> Candidates:
     """Every click with delay in [-after_s, any_country_below_s), plus the nearest same-country clicks (IP,
     then residency where it differs) with delay in [any_country_below_s, before_s]. Countries are integer
-    ids, -1 where missing; times epoch milliseconds."""
-    near = window_pairs(index.times, registration_times, -window.after_s * MS, window.any_country_below_s * MS - 1)
-    parts = [Candidates(index.by_time[near.click], near.registration, near.delay_ms)]
-    other_residency = residency_unless_ip(ip_country, residency_country)
-    for country in (ip_country, other_residency):
-        has = np.flatnonzero(country >= 0).astype(np.int32)
-        # clicks of that country at least any_country_below_s earlier: the last ones before this position
-        end = index.count_at_or_before(country[has], registration_times[has] - window.any_country_below_s * MS)
-        for k in range(1, window.nearest_same_country + 1):
-            position = end - k
-            ok = position >= 0
-            reg, position = has[ok], position[ok]
-            click = index.by_country[position]
-            delay = registration_times[reg] - index.click_times[click]
-            keep = (index.click_country[click] == country[reg]) & (delay <= window.before_s * MS)
-            parts.append(Candidates(click[keep], reg[keep], delay[keep]))
+    ids, -1 where missing; times epoch milliseconds. (The linker never holds them all: it counts the near
+    part and lists only the pairs that may link; this is the whole list, for tests and notebooks.)"""
+    near = near_pairs(index, registration_times, window)
+    parts = [near] + [far_pairs(index, registration_times, ip_country, residency_country, window, kind)
+                      for kind in far_kinds(window)]
     return Candidates(np.concatenate([p.click for p in parts]), np.concatenate([p.registration for p in parts]),
                       np.concatenate([p.delay_ms for p in parts]), n_near=len(near.click))
+
+
+def far_bounds_ms(window: Window) -> np.ndarray:
+    """Delay bounds of the far bins (those from any_country_below_s on; the last one ends at before_s)."""
+    edges = [int(e) for e in DELAY.edges[1:] if window.any_country_below_s <= e <= window.before_s]
+    if not edges or edges[0] != window.any_country_below_s:
+        raise ValueError("any_country_below_s must be one of the delay bin edges")
+    # a bin [a, b) of whole seconds holds delays a*1000 .. b*1000-1 ms; the last one ends at before_s
+    return np.append(np.array(edges, dtype=np.int64) * MS, window.before_s * MS + 1)  # up to before_s exactly
 
 
 def far_click_counts(index: ClickIndex, registration_times: np.ndarray, ip_country: np.ndarray,
@@ -141,20 +181,25 @@ def far_click_counts(index: ClickIndex, registration_times: np.ndarray, ip_count
 
     Returns arrays of shape (registrations, far bins); the far bins are those from any_country_below_s on.
     """
-    edges = [int(e) for e in DELAY.edges[1:] if window.any_country_below_s <= e <= window.before_s]
-    if not edges or edges[0] != window.any_country_below_s:
-        raise ValueError("any_country_below_s must be one of the delay bin edges")
-    # a bin [a, b) of whole seconds holds delays a*1000 .. b*1000-1 ms; the last one ends at before_s
-    bounds_ms = np.append(np.array(edges, dtype=np.int64) * MS, window.before_s * MS + 1)  # up to before_s exactly
+    return window_click_counts(index, registration_times, ip_country, residency_country, far_bounds_ms(window))
 
-    def per_bin(at_or_before: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-        # clicks with delay in [lo, next lo): time in (t - next lo, t - lo]; each bound searched once
-        at = [at_or_before(registration_times - bound) for bound in bounds_ms]
-        return np.stack([at[i] - at[i + 1] for i in range(len(edges))], axis=1)
 
-    total = per_bin(index.count_all_at_or_before)
+def per_bin(at_or_before: Callable[[np.ndarray], np.ndarray], times: np.ndarray, bounds_ms: np.ndarray) -> np.ndarray:
+    """(rows, bins): clicks with delay in [lo, next lo), i.e. time in (t - next lo, t - lo]; each bound searched
+    once."""
+    at = [at_or_before(times - bound) for bound in bounds_ms]
+    return np.stack([at[i] - at[i + 1] for i in range(len(bounds_ms) - 1)], axis=1)
+
+
+def window_click_counts(index: ClickIndex, registration_times: np.ndarray, ip_country: np.ndarray,
+                        residency_country: np.ndarray, bounds_ms: np.ndarray) -> dict[str, np.ndarray]:
+    """Per registration and delay bin (bin i: delays in [bounds[i], bounds[i + 1]) ms): how many clicks fall
+    there ("total"), how many of them are of the IP country, of the residency country (where it differs from the
+    IP), and of no known country."""
+    total = per_bin(index.count_all_at_or_before, registration_times, bounds_ms)
     # clicks with no country have the id -1, whose keys sort below every country's
-    result = {"total": total, "no_country": per_bin(lambda t: index.count_at_or_before(np.full(len(t), -1), t))}
+    result = {"total": total, "no_country": per_bin(lambda t: index.count_at_or_before(np.full(len(t), -1), t),
+                                                    registration_times, bounds_ms)}
     other_residency = residency_unless_ip(ip_country, residency_country)
     for name, country in (("ip", ip_country), ("residency", other_residency)):
         counts = np.zeros_like(total)
@@ -162,6 +207,7 @@ def far_click_counts(index: ClickIndex, registration_times: np.ndarray, ip_count
         # searching in key order walks the click keys once instead of jumping between countries
         has = has[np.argsort(country_keys(country[has], registration_times[has]), kind="stable")]
         if len(has):
-            counts[has] = per_bin(partial(_count_of_country, index, country[has], has))
+            counts[has] = per_bin(partial(_count_of_country, index, country[has], has), registration_times,
+                                  bounds_ms)
         result[name] = counts
     return result

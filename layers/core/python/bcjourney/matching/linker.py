@@ -7,9 +7,31 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .assign import eligible_pairs, explain_away, greedy_one_to_one, improve_by_trades
-from .candidates import MS, ClickIndex, Window, candidate_pairs, far_click_counts
-from .comparisons import AGREE, AGREEMENT_LABELS, COUNTRY, DELAY, DISAGREE, MISSING, PATTERNS
+from .assign import (
+    MAX_CONTENDERS,
+    CellTables,
+    eligible_frame,
+    explain_away,
+    greedy_one_to_one,
+    improve_by_trades,
+    strongest_per_registration,
+)
+from .blocks import (
+    BLOCK_ROWS,
+    CellPairs,
+    RegistrationIndex,
+    blocks,
+    eligible_near_pairs,
+    group_counts,
+    group_levels,
+    n_near_bins,
+    near_odds_sums,
+    pair_cells,
+    window_bounds_ms,
+    window_pattern_counts,
+)
+from .candidates import MS, ClickIndex, Window, far_bounds_ms, far_kinds, far_pairs
+from .comparisons import AGREEMENT_LABELS, COUNTRY, DELAY, PATTERNS
 from .inputs import MatchInputs
 from .model import MatchModel, fit_em_days
 
@@ -22,6 +44,7 @@ DAY_S = 86_400
 class MatchSettings:
     window: Window = field(default_factory=Window)
     min_confidence: float = 0.5  # below this a registration stays unlinked: a guess would mislead
+    block_rows: int = BLOCK_ROWS  # registrations (and clicks) counted at a time: memory follows it, links do not
 
 
 @dataclass
@@ -36,40 +59,31 @@ def link(inputs: MatchInputs, settings: MatchSettings = MatchSettings()) -> Link
 
     The model is fitted per registration day on that day's registrations and every click of their window, so
     a day's links come out the same whether it is matched alone (with its neighbours loaded) or in a range.
+    The day is worked through in blocks of registrations and of clicks (blocks.py): the pattern counts, each
+    registration's and each click's summed rival odds and the pairs that may link are found block by block,
+    each exactly as a whole day would give it, and no list of every candidate pair is ever made.
     Returns one row per link, by position in the two frames.
     """
     window = settings.window
-    click_times, click_country = inputs.click_times, inputs.click_country
-    registration_times, ip_country, residency_country = (inputs.registration_times, inputs.ip_country,
-                                                         inputs.residency_country)
-    n_countries = inputs.n_countries
-    index = ClickIndex(click_times, click_country)
-    pairs = candidate_pairs(index, registration_times, ip_country, residency_country, window)
-    n_near = pairs.n_near
-    click, registration = pairs.click, pairs.registration
-    pattern = PATTERNS.code(delay=DELAY.encode(pairs.delay_ms),
-                            country=COUNTRY.encode(click_country[click], ip_country[registration],
-                                                   residency_country[registration]))
-    del pairs
-
-    day_number = np.floor_divide(registration_times, DAY_S * MS)
+    index = ClickIndex(inputs.click_times, inputs.click_country)
+    day_number = np.floor_divide(inputs.registration_times, DAY_S * MS)
     day_of_registration, day_numbers = pd.factorize(day_number, sort=True)
     day_of_registration = day_of_registration.astype(np.int32)
     n_days = len(day_numbers)
-    near = slice(0, n_near)  # the near pairs come first; the far ones are counted below, all of them
-    counts = np.bincount(day_of_registration[registration[near]] * N_PATTERNS + pattern[near],
-                         minlength=n_days * N_PATTERNS).astype(np.float64)
-    counts += far_pattern_counts(index, registration_times, ip_country, residency_country, day_of_registration,
-                                 n_days, window)
-    counts = counts.reshape(n_days, N_PATTERNS)
+    flat_counts = np.zeros(n_days * N_PATTERNS)
+    for rows in blocks(len(inputs.registration_times), settings.block_rows):
+        flat_counts += window_pattern_counts(index, inputs.registration_times[rows], inputs.ip_country[rows],
+                                             inputs.residency_country[rows], day_of_registration[rows], n_days,
+                                             window_bounds_ms(window))
+    counts = flat_counts.reshape(n_days, N_PATTERNS)
 
     registrations_per_day = np.bincount(day_of_registration, minlength=n_days)
     delay_u = DELAY.chance(window.before_s, window.after_s)
     country_u = np.zeros((n_days, COUNTRY.n_levels))
     for d, number in enumerate(day_numbers):
         of_day = day_of_registration == d
-        country_u[d] = COUNTRY.chance(clicks_around_day(index, int(number), window), ip_country[of_day],
-                                      residency_country[of_day], n_countries)
+        country_u[d] = COUNTRY.chance(clicks_around_day(index, int(number), window), inputs.ip_country[of_day],
+                                      inputs.residency_country[of_day], inputs.n_countries)
     fitted = fit_em_days(counts, registrations_per_day, {DELAY.name: np.tile(delay_u, (n_days, 1)),
                                                          COUNTRY.name: country_u})
     models = {pd.Timestamp(int(number) * DAY_S, unit="s").strftime("%Y-%m-%d"): model
@@ -78,13 +92,71 @@ def link(inputs: MatchInputs, settings: MatchSettings = MatchSettings()) -> Link
     share = np.array([share_explained(log_odds_table[d], counts[d], int(registrations_per_day[d]))
                       for d in range(n_days)])
 
-    cell = day_of_registration[registration] * N_PATTERNS + pattern  # the day's model scores the pattern
-    scored = eligible_pairs(click, registration, cell, log_odds_table.ravel(), np.repeat(share, N_PATTERNS),
-                            settings.min_confidence)
+    tables = CellTables.of(log_odds_table.ravel(), np.repeat(share, N_PATTERNS), settings.min_confidence)
+    scored = score_pairs(index, inputs, day_of_registration, np.asarray(day_numbers), tables, settings)
     chosen = improve_by_trades(scored, greedy_one_to_one(scored, settings.min_confidence))
     chosen = explain_away(scored, chosen).reset_index(drop=True)
     chosen["match_rule"] = rule_names(chosen["cell"].to_numpy() % N_PATTERNS)
     return Links(chosen.drop(columns=["cell", "odds", "no_link", "weak_rivals"]), models)
+
+
+def score_pairs(index: ClickIndex, inputs: MatchInputs, day_of_registration: np.ndarray, day_numbers: np.ndarray,
+                tables: CellTables, settings: MatchSettings) -> pd.DataFrame:
+    """The pairs that may link, in the order candidate_pairs lists them (near pairs by registration, then each
+    far kind), with every candidate's odds summed per registration and per click: the near ones counted by
+    bin and country, the few far ones listed."""
+    window, size = settings.window, settings.block_rows
+    times, ip, residency = inputs.registration_times, inputs.ip_country, inputs.residency_country
+    near_bounds = window_bounds_ms(window)[:n_near_bins(window) + 1]
+    rank_of_click = np.empty(len(index.by_time), dtype=np.int64)
+    rank_of_click[index.by_time] = np.arange(len(index.by_time))
+    of_registration = np.zeros(len(times))
+    parts = []
+    for rows in blocks(len(times), size):
+        counts = group_counts(index, times[rows], ip[rows], residency[rows], near_bounds)
+        of_registration[rows] = near_odds_sums(counts, group_levels(ip[rows], residency[rows]),
+                                               day_of_registration[rows], tables.odds)
+        part = eligible_near_pairs(index, rank_of_click, times[rows], ip[rows], residency[rows],
+                                   day_of_registration[rows], tables.eligible, window, tables.log_odds)
+        parts.append(CellPairs(part.click, part.registration + rows.start, part.cell))
+    of_click = click_near_odds_sums(inputs, day_numbers, tables.odds, near_bounds, size)
+    for kind in far_kinds(window):  # kind by kind, so the sums run in candidate order whatever the blocks
+        for rows in blocks(len(times), size):
+            pairs = far_pairs(index, times[rows], ip[rows], residency[rows], window, kind)
+            pairs.registration = pairs.registration + rows.start
+            cell = pair_cells(index, pairs, day_of_registration, ip, residency)
+            odds = tables.odds[cell]
+            of_registration[pairs.registration] += odds  # one pair per registration and kind
+            np.add.at(of_click, pairs.click, odds)  # in order, unbuffered: a click's sum is sequential
+            keep = tables.eligible[cell]
+            parts.append(CellPairs(pairs.click[keep], pairs.registration[keep], cell[keep]))
+    found = CellPairs.concatenate(parts)
+    keep = strongest_per_registration(np.arange(len(found.click)), found.registration, rank_of_click[found.click],
+                                      tables.log_odds[found.cell], MAX_CONTENDERS)
+    found = CellPairs(found.click[keep], found.registration[keep], found.cell[keep])
+    return eligible_frame(found.click, found.registration, found.cell, tables, of_registration, of_click)
+
+
+def click_near_odds_sums(inputs: MatchInputs, day_numbers: np.ndarray, odds_by_cell: np.ndarray,
+                         near_bounds: np.ndarray, size: int) -> np.ndarray:
+    """Per click: the summed odds of its near pairs, counted by bin and country level, day by day of the
+    registrations (a click near midnight has candidates of two days, scored by two models)."""
+    registrations = RegistrationIndex(inputs.registration_times, inputs.ip_country, inputs.residency_country)
+    out = np.zeros(len(inputs.click_times))
+    for rows in blocks(len(out), size):
+        click_times, click_country = inputs.click_times[rows], inputs.click_country[rows]
+        total = np.zeros(len(click_times))
+        for d, number in enumerate(day_numbers):
+            start, end = int(number) * DAY_S * MS, (int(number) + 1) * DAY_S * MS
+            # a day no click of the block reaches adds only zeros: skipped
+            if end <= click_times.min() + near_bounds[0] or start >= click_times.max() + near_bounds[-1]:
+                continue
+            counts = registrations.level_counts(click_times, click_country, near_bounds, (start, end))
+            for b in range(counts.shape[1]):
+                for level in range(COUNTRY.n_levels):
+                    total += counts[:, b, level] * odds_by_cell[d * N_PATTERNS + PATTERNS.code(delay=b, country=level)]
+        out[rows] = total
+    return out
 
 
 def clicks_around_day(index: ClickIndex, day_number: int, window: Window) -> np.ndarray:
@@ -98,28 +170,10 @@ def far_pattern_counts(index: ClickIndex, registration_times: np.ndarray, ip_cou
                        residency_country: np.ndarray, day_of_registration: np.ndarray, n_days: int,
                        window: Window) -> np.ndarray:
     """Pattern counts (day x pattern, flattened) of every pair of the far part of the window, most of which
-    are never enumerated: clicks of the IP country, of the residency country, with no country, and of any
+    are never candidates: clicks of the IP country, of the residency country, with no country, and of any
     other country."""
-    far = far_click_counts(index, registration_times, ip_country, residency_country, window)
-    ip_ok, res_ok = ip_country >= 0, residency_country >= 0
-    ip_otherwise = np.where(ip_ok, DISAGREE, MISSING)
-    res_otherwise = np.where(res_ok, DISAGREE, MISSING)
-    res_for_ip_click = np.where(res_ok, np.where(residency_country == ip_country, AGREE, DISAGREE), MISSING)
-    country_level = {
-        "ip": COUNTRY.level(AGREE, res_for_ip_click),
-        "residency": COUNTRY.level(ip_otherwise, AGREE),
-        "no_country": np.full(len(ip_country), COUNTRY.level(MISSING, MISSING)),  # as COUNTRY.encode says
-        "other": COUNTRY.level(ip_otherwise, res_otherwise),
-    }
-    amount = {"ip": far["ip"], "residency": far["residency"], "no_country": far["no_country"],
-              "other": far["total"] - far["ip"] - far["residency"] - far["no_country"]}
-    first_bin = int(DELAY.encode(np.array([window.any_country_below_s * MS]))[0])
-    out = np.zeros(n_days * N_PATTERNS)
-    for group, level in country_level.items():
-        for b in range(amount[group].shape[1]):
-            code = day_of_registration * N_PATTERNS + PATTERNS.code(delay=first_bin + b, country=level)
-            out += np.bincount(code, weights=amount[group][:, b], minlength=n_days * N_PATTERNS)
-    return out
+    return window_pattern_counts(index, registration_times, ip_country, residency_country, day_of_registration,
+                                 n_days, far_bounds_ms(window), first_bin=n_near_bins(window))
 
 
 # At least this share of registrations is taken to have no click behind it (the real data: about 2% have no click

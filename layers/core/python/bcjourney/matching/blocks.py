@@ -1,0 +1,217 @@
+"""The window of every registration and every click counted by delay bin and country, block by block, so that
+no list of every candidate pair is ever made: the pattern counts and the rivals' summed odds cost clicks +
+registrations, in memory that follows the block. Only the pairs that may link (eligible) are listed, block by
+block, and of those only each registration's strongest (assign.MAX_CONTENDERS): on a busy day cross-country pairs
+of 0-3 s stay eligible and grow with the square of the density, so without that cap the assignment's input would.
+
+Counts are integers found by sorted search, so they are the same whichever block a row falls in; sums of
+floats over them are taken per row in a fixed order (bin by bin, group by group), never across rows, so a
+row's sum does not depend on its neighbours in the block either.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+
+from .assign import MAX_CONTENDERS, strongest_per_registration
+from .candidates import (
+    MS,
+    Candidates,
+    ClickIndex,
+    Window,
+    country_keys,
+    near_pairs,
+    near_pairs_of_country,
+    residency_unless_ip,
+    window_click_counts,
+)
+from .comparisons import AGREE, COUNTRY, DELAY, DISAGREE, MISSING, PATTERNS
+
+N_PATTERNS = PATTERNS.size
+
+# Rows per block: large enough that numpy's per-call cost vanishes, small enough that the (rows x bins) counts of
+# a block stay at tens of MB
+BLOCK_ROWS = 1 << 17
+
+GROUPS = ("ip", "residency", "no_country", "other")  # the clicks of a registration's window, by country
+
+
+@dataclass
+class CellPairs:
+    click: np.ndarray
+    registration: np.ndarray
+    cell: np.ndarray  # registration day x comparison pattern
+
+    @classmethod
+    def concatenate(cls, parts: list["CellPairs"]) -> "CellPairs":
+        # positions and cells fit int32, as the candidates' do: half the memory of the assignment's columns
+        empty = np.zeros(0, dtype=np.int32)
+        return cls(*(np.concatenate([empty] + [getattr(p, name) for p in parts]).astype(np.int32)
+                     for name in ("click", "registration", "cell")))
+
+
+def blocks(n: int, size: int = BLOCK_ROWS) -> Iterator[slice]:
+    for start in range(0, n, max(1, size)):
+        yield slice(start, min(n, start + size))
+
+
+def window_bounds_ms(window: Window) -> np.ndarray:
+    """Delay bounds of the whole window's bins: bin i holds delays in [bounds[i], bounds[i + 1]) ms; bin i is
+    DELAY's bin i (the first one, 'before_click', starts at -after_s; the last ends at before_s exactly)."""
+    edges = [int(e) * MS for e in DELAY.edges[1:] if e <= window.before_s]
+    return np.array([-window.after_s * MS, *edges, window.before_s * MS + 1], dtype=np.int64)
+
+
+def n_near_bins(window: Window) -> int:
+    """The bins below any_country_below_s, where every click is a candidate."""
+    return int(np.searchsorted(DELAY.edges[1:], window.any_country_below_s)) + 1
+
+
+def group_counts(index: ClickIndex, registration_times: np.ndarray, ip_country: np.ndarray,
+                 residency_country: np.ndarray, bounds_ms: np.ndarray) -> dict[str, np.ndarray]:
+    """The same split into the four GROUPS, which partition the window: "other" is a known country that is
+    neither the IP nor the residency one."""
+    found = window_click_counts(index, registration_times, ip_country, residency_country, bounds_ms)
+    found["other"] = found["total"] - found["ip"] - found["residency"] - found["no_country"]
+    return {group: found[group] for group in GROUPS}
+
+
+def group_levels(ip_country: np.ndarray, residency_country: np.ndarray) -> dict[str, np.ndarray]:
+    """The country level (COUNTRY.encode) a click of each group has with each registration."""
+    ip_ok, res_ok = ip_country >= 0, residency_country >= 0
+    ip_otherwise = np.where(ip_ok, DISAGREE, MISSING)
+    res_otherwise = np.where(res_ok, DISAGREE, MISSING)
+    res_for_ip_click = np.where(res_ok, np.where(residency_country == ip_country, AGREE, DISAGREE), MISSING)
+    return {"ip": COUNTRY.level(AGREE, res_for_ip_click), "residency": COUNTRY.level(ip_otherwise, AGREE),
+            "no_country": np.full(len(ip_country), COUNTRY.level(MISSING, MISSING)),  # as COUNTRY.encode says
+            "other": COUNTRY.level(ip_otherwise, res_otherwise)}
+
+
+class RegistrationIndex:
+    """Registrations sorted by time within the sets that tell a click's country level with them: by IP country,
+    by residency, by both, and those missing one or both, each keyed (country, time) or by time alone."""
+
+    def __init__(self, times: np.ndarray, ip_country: np.ndarray, residency_country: np.ndarray):
+        ip_ok, res_ok = ip_country >= 0, residency_country >= 0
+        keyed = {"ip": (ip_ok, ip_country), "res": (res_ok, residency_country),
+                 "both": (ip_ok & (residency_country == ip_country), ip_country),
+                 "ip_res_missing": (ip_ok & ~res_ok, ip_country),
+                 "res_ip_missing": (res_ok & ~ip_ok, residency_country)}
+        self.keys = {name: np.sort(country_keys(country[rows], times[rows]))
+                     for name, (rows, country) in keyed.items()}
+        timed = {"all": np.ones(len(times), dtype=bool), "ip_missing": ~ip_ok, "res_missing": ~res_ok,
+                 "both_missing": ~ip_ok & ~res_ok}
+        self.times = {name: np.sort(times[rows]) for name, rows in timed.items()}
+
+    def level_counts(self, click_times: np.ndarray, click_country: np.ndarray, bounds_ms: np.ndarray,
+                     day_ms: tuple[int, int]) -> np.ndarray:
+        """(clicks, bins, country levels): registrations of the day [start, end) ms whose delay after each click
+        falls in each bin [bounds[i], bounds[i + 1])."""
+        start, end = day_ms
+        # registration time in [t + lo, t + hi - 1]: searched at or before t + bound - 1, kept within the day
+        queries = [np.clip(click_times + bound - 1, start - 1, end - 1) for bound in bounds_ms]
+        n, n_bins = len(click_times), len(bounds_ms) - 1
+
+        def timed(name: str) -> np.ndarray:
+            at = [np.searchsorted(self.times[name], q, side="right") for q in queries]
+            return np.stack([at[i + 1] - at[i] for i in range(n_bins)], axis=1)
+
+        has = np.flatnonzero(click_country >= 0)
+        has = has[np.argsort(country_keys(click_country[has], click_times[has]), kind="stable")]
+
+        def keyed(name: str) -> np.ndarray:
+            out = np.zeros((n, n_bins), dtype=np.int64)
+            at = [np.searchsorted(self.keys[name], country_keys(click_country[has], q[has]), side="right")
+                  for q in queries]
+            out[has] = np.stack([at[i + 1] - at[i] for i in range(n_bins)], axis=1)
+            return out
+
+        ip, res, both, ip_res_missing, res_ip_missing = (keyed(name) for name in self.keys)
+        total, ip_missing, res_missing, both_missing = (timed(name) for name in self.times)
+        counts = np.zeros((n, n_bins, COUNTRY.n_levels), dtype=np.int64)
+        level = COUNTRY.level
+        counts[:, :, level(AGREE, AGREE)] = both
+        counts[:, :, level(AGREE, MISSING)] = ip_res_missing
+        counts[:, :, level(AGREE, DISAGREE)] = ip - both - ip_res_missing
+        counts[:, :, level(MISSING, AGREE)] = res_ip_missing
+        counts[:, :, level(MISSING, MISSING)] = both_missing
+        counts[:, :, level(MISSING, DISAGREE)] = ip_missing - res_ip_missing - both_missing
+        counts[:, :, level(DISAGREE, AGREE)] = res - both - res_ip_missing
+        counts[:, :, level(DISAGREE, MISSING)] = res_missing - ip_res_missing - both_missing
+        counts[:, :, level(DISAGREE, DISAGREE)] = total - counts.sum(axis=2)
+        # a click with no country is MISSING against every registration
+        no_country = click_country < 0
+        counts[no_country] = 0
+        counts[no_country, :, level(MISSING, MISSING)] = total[no_country]
+        return counts
+
+
+def window_pattern_counts(index: ClickIndex, registration_times: np.ndarray, ip_country: np.ndarray,
+                          residency_country: np.ndarray, day_of_registration: np.ndarray, n_days: int,
+                          bounds_ms: np.ndarray, first_bin: int = 0) -> np.ndarray:
+    """Pattern counts (day x pattern, flattened) of every pair whose delay falls in the bins of `bounds_ms`
+    (the first of them DELAY's bin `first_bin`), of one block of registrations. Integers held in float64, so
+    adding the blocks' counts up is exact in any order."""
+    counts = group_counts(index, registration_times, ip_country, residency_country, bounds_ms)
+    levels = group_levels(ip_country, residency_country)
+    out = np.zeros(n_days * N_PATTERNS)
+    for group in GROUPS:
+        for b in range(len(bounds_ms) - 1):
+            code = day_of_registration * N_PATTERNS + PATTERNS.code(delay=first_bin + b, country=levels[group])
+            out += np.bincount(code, weights=counts[group][:, b], minlength=n_days * N_PATTERNS)
+    return out
+
+
+def pair_cells(index: ClickIndex, pairs: Candidates, day_of_registration: np.ndarray, ip_country: np.ndarray,
+               residency_country: np.ndarray) -> np.ndarray:
+    """The cell (registration day x comparison pattern) of each pair: what its score is looked up by."""
+    registration = pairs.registration
+    pattern = PATTERNS.code(delay=DELAY.encode(pairs.delay_ms),
+                            country=COUNTRY.encode(index.click_country[pairs.click], ip_country[registration],
+                                                   residency_country[registration]))
+    return day_of_registration[registration].astype(np.int64) * N_PATTERNS + pattern
+
+
+def near_odds_sums(counts: dict[str, np.ndarray], levels: dict[str, np.ndarray], day: np.ndarray,
+                   odds_by_cell: np.ndarray) -> np.ndarray:
+    """Per registration: the summed odds of its near pairs, from its counts, bin by bin and group by group."""
+    total = np.zeros(len(day))
+    base = day.astype(np.int64) * N_PATTERNS
+    for b in range(next(iter(counts.values())).shape[1]):
+        for group in GROUPS:
+            total += counts[group][:, b] * odds_by_cell[base + PATTERNS.code(delay=b, country=levels[group])]
+    return total
+
+
+def eligible_near_pairs(index: ClickIndex, rank_of_click: np.ndarray, registration_times: np.ndarray,
+                        ip_country: np.ndarray, residency_country: np.ndarray, day: np.ndarray,
+                        eligible_by_cell: np.ndarray, window: Window, log_odds_by_cell: np.ndarray) -> CellPairs:
+    """The near pairs of one block of registrations whose cell may link, registration by registration, clicks
+    in time order (the order candidate_pairs gives them). Only the countries that can reach an eligible cell
+    are listed: on a busy day the clicks of other countries never are."""
+    n_days = len(eligible_by_cell) // N_PATTERNS
+    near_codes = PATTERNS.code(delay=np.arange(n_near_bins(window))[:, None], country=np.arange(COUNTRY.n_levels))
+    level_ok = np.any(eligible_by_cell.reshape(n_days, N_PATTERNS)[:, near_codes], axis=1)  # day x country level
+    levels = group_levels(ip_country, residency_country)
+    need = {group: level_ok[day, levels[group]] for group in GROUPS}
+    # where a click of any country may link, every near click is listed; elsewhere the same-country ones only
+    any_country = need["no_country"] | need["other"]
+    everything = np.flatnonzero(any_country)
+    parts = [near_pairs(index, registration_times[everything], window)]
+    parts[0].registration = everything[parts[0].registration].astype(np.int32)
+    for group, country in (("ip", ip_country), ("residency", residency_unless_ip(ip_country, residency_country))):
+        wanted = need[group] & ~any_country
+        parts.append(near_pairs_of_country(index, registration_times, np.where(wanted, country, -1), window))
+    pairs = Candidates(np.concatenate([p.click for p in parts]), np.concatenate([p.registration for p in parts]),
+                       np.concatenate([p.delay_ms for p in parts]))
+    cell = pair_cells(index, pairs, day, ip_country, residency_country)
+    keep = np.flatnonzero(eligible_by_cell[cell])
+    # each registration's strongest near pairs only: the assignment takes at most MAX_CONTENDERS of all its pairs,
+    # so one not among its strongest near pairs can never be among them; memory stays with the block
+    keep = strongest_per_registration(keep, pairs.registration, rank_of_click[pairs.click], log_odds_by_cell[cell],
+                                      MAX_CONTENDERS)
+    keep = keep[np.lexsort((rank_of_click[pairs.click[keep]], pairs.registration[keep]))]
+    return CellPairs(pairs.click[keep], pairs.registration[keep], cell[keep])

@@ -1,0 +1,139 @@
+"""Matching worked through blocks: the same links and confidences whatever the block size, and the same links as
+listing every candidate pair (the linker before #17), on generated days dense enough that every kind of pair
+occurs: same-second bursts, VPN users, missing countries, residency beside IP, registrations around midnight."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from bcjourney.matching.assign import eligible_pairs, explain_away, greedy_one_to_one, improve_by_trades
+from bcjourney.matching.blocks import RegistrationIndex, window_bounds_ms, window_pattern_counts
+from bcjourney.matching.candidates import MS, ClickIndex, Window, candidate_pairs, near_pairs
+from bcjourney.matching.comparisons import COUNTRY, DELAY, PATTERNS
+from bcjourney.matching.inputs import MatchInputs
+from bcjourney.matching.linker import (
+    DAY_S,
+    MatchSettings,
+    clicks_around_day,
+    far_pattern_counts,
+    link,
+    share_explained,
+)
+from bcjourney.matching.model import fit_em_days
+
+N = PATTERNS.size
+
+
+def generated(n_clicks: int, seed: int, seconds: int = 2 * 3600) -> MatchInputs:
+    """Clicks over `seconds` around a midnight, most registering 0-5 s later (some 30-300 s), some over VPN,
+    some with the residency of another country, some with no country; whole seconds, so ties are common."""
+    rng = np.random.default_rng(seed)
+    midnight = pd.Timestamp("2024-04-02").value // 10**6
+    click_times = np.sort(midnight - seconds // 2 * MS + rng.integers(0, seconds, n_clicks) * MS)
+    click_country = rng.choice(6, n_clicks, p=[.35, .25, .15, .1, .1, .05]).astype(np.int32)
+    click_country[rng.random(n_clicks) < .03] = -1
+    registers = np.flatnonzero(rng.random(n_clicks) < .9)
+    delay_s = rng.choice([-1, 0, 1, 2, 3, 4, 5, 8, 40, 200], len(registers),
+                         p=[.02, .4, .3, .1, .05, .03, .02, .03, .03, .02])
+    registration_times = click_times[registers] + delay_s * MS + rng.integers(0, 2, len(registers)) * 500
+    ip = click_country[registers].copy()
+    vpn = rng.random(len(ip)) < .05
+    ip[vpn] = rng.choice(6, vpn.sum())
+    residency = np.where(rng.random(len(ip)) < .5, ip, -1).astype(np.int32)
+    moved = rng.random(len(ip)) < .05
+    residency[moved] = rng.choice(6, moved.sum())
+    ip[rng.random(len(ip)) < .02] = -1
+    order = np.argsort(registration_times, kind="stable")
+    return MatchInputs(click_times, click_country, registration_times[order], ip[order].astype(np.int32),
+                       residency[order], 6)
+
+
+def reference_link(inputs: MatchInputs) -> pd.DataFrame:
+    """The linker as it was before #17: every candidate pair listed at once, counted and scored by bincount."""
+    window = Window()
+    index = ClickIndex(inputs.click_times, inputs.click_country)
+    pairs = candidate_pairs(index, inputs.registration_times, inputs.ip_country, inputs.residency_country, window)
+    pattern = PATTERNS.code(delay=DELAY.encode(pairs.delay_ms),
+                            country=COUNTRY.encode(inputs.click_country[pairs.click],
+                                                   inputs.ip_country[pairs.registration],
+                                                   inputs.residency_country[pairs.registration]))
+    day, numbers = pd.factorize(np.floor_divide(inputs.registration_times, DAY_S * MS), sort=True)
+    n_days = len(numbers)
+    near = slice(0, pairs.n_near)
+    counts = np.bincount(day[pairs.registration[near]] * N + pattern[near], minlength=n_days * N).astype(float)
+    counts += far_pattern_counts(index, inputs.registration_times, inputs.ip_country, inputs.residency_country,
+                                 day, n_days, window)
+    counts = counts.reshape(n_days, N)
+    per_day = np.bincount(day, minlength=n_days)
+    country_u = np.array([COUNTRY.chance(clicks_around_day(index, int(number), window), inputs.ip_country[day == d],
+                                         inputs.residency_country[day == d], 6) for d, number in enumerate(numbers)])
+    fitted = fit_em_days(counts, per_day, {DELAY.name: np.tile(DELAY.chance(window.before_s, window.after_s),
+                                                               (n_days, 1)), COUNTRY.name: country_u})
+    table = np.array([m.pattern_log_odds() for m in fitted])
+    share = np.array([share_explained(table[d], counts[d], int(per_day[d])) for d in range(n_days)])
+    scored = eligible_pairs(pairs.click, pairs.registration, day[pairs.registration] * N + pattern, table.ravel(),
+                            np.repeat(share, N), 0.5)
+    chosen = improve_by_trades(scored, greedy_one_to_one(scored, 0.5))
+    return explain_away(scored, chosen).reset_index(drop=True)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_links_and_confidences_are_the_same_whatever_the_blocks(seed):
+    inputs = generated(4000, seed)
+    whole = link(inputs, MatchSettings(block_rows=10**9))
+    assert len(whole.pairs) > 3000 and len(whole.models) == 2  # a day either side of midnight
+    for block_rows in (3, 61, 1000):  # one registration's window cut everywhere; a few minutes; a quarter
+        cut = link(inputs, MatchSettings(block_rows=block_rows))
+        pd.testing.assert_frame_equal(cut.pairs, whole.pairs, check_exact=True)  # every link, every bit
+        for day, model in whole.models.items():
+            assert cut.models[day].prior == model.prior and cut.models[day].iterations == model.iterations
+
+
+@pytest.mark.parametrize("seed", [1, 4])
+def test_the_links_are_those_of_listing_every_candidate_pair(seed):
+    inputs = generated(6000, seed)
+    got = link(inputs, MatchSettings(block_rows=333)).pairs
+    want = reference_link(inputs)
+    assert got["click"].tolist() == want["click"].tolist()
+    assert got["registration"].tolist() == want["registration"].tolist()
+    assert np.array_equal(got["log_odds"], want["log_odds"])  # the same model, fitted on the same counts
+    # rivals are summed by count here, pair by pair there: the same sums up to rounding
+    assert np.allclose(got["confidence"], want["confidence"], rtol=1e-12, atol=0)
+
+
+def test_pattern_counts_of_the_whole_window_are_those_of_its_pairs():
+    inputs = generated(3000, 5)
+    window = Window()
+    index = ClickIndex(inputs.click_times, inputs.click_country)
+    day = np.floor_divide(inputs.registration_times, DAY_S * MS)
+    day = (day - day.min()).astype(np.int32)
+    pairs = candidate_pairs(index, inputs.registration_times, inputs.ip_country, inputs.residency_country, window)
+    near = slice(0, pairs.n_near)
+    pattern = PATTERNS.code(delay=DELAY.encode(pairs.delay_ms[near]),
+                            country=COUNTRY.encode(inputs.click_country[pairs.click[near]],
+                                                   inputs.ip_country[pairs.registration[near]],
+                                                   inputs.residency_country[pairs.registration[near]]))
+    want = np.bincount(day[pairs.registration[near]] * N + pattern, minlength=2 * N).astype(float)
+    want += far_pattern_counts(index, inputs.registration_times, inputs.ip_country, inputs.residency_country, day,
+                               2, window)
+    got = window_pattern_counts(index, inputs.registration_times, inputs.ip_country, inputs.residency_country, day,
+                                2, window_bounds_ms(window))
+    assert np.array_equal(got, want)
+
+
+def test_a_clicks_near_registrations_are_counted_by_bin_and_country_level_within_each_day():
+    inputs = generated(3000, 6)
+    window = Window()
+    index = ClickIndex(inputs.click_times, inputs.click_country)
+    pairs = near_pairs(index, inputs.registration_times, window)
+    bounds = window_bounds_ms(window)[:8]
+    registrations = RegistrationIndex(inputs.registration_times, inputs.ip_country, inputs.residency_country)
+    midnight = pd.Timestamp("2024-04-02").value // 10**6
+    for start, end in ((midnight - DAY_S * MS, midnight), (midnight, midnight + DAY_S * MS)):
+        of_day = (inputs.registration_times[pairs.registration] >= start) & (
+            inputs.registration_times[pairs.registration] < end)
+        level = COUNTRY.encode(inputs.click_country[pairs.click], inputs.ip_country[pairs.registration],
+                               inputs.residency_country[pairs.registration])
+        want = np.zeros((len(inputs.click_times), 7, COUNTRY.n_levels), dtype=np.int64)
+        np.add.at(want, (pairs.click[of_day], DELAY.encode(pairs.delay_ms[of_day]), level[of_day]), 1)
+        got = registrations.level_counts(inputs.click_times, inputs.click_country, bounds, (start, end))
+        assert np.array_equal(got, want)
