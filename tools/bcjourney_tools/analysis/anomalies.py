@@ -26,6 +26,12 @@ BURST_MIN_CLICKS = 50
 BURST_P = 1e-6  # Poisson tail probability of such a day given the median: far beyond one-in-many-tests
 
 
+def date_span(days: pd.Series) -> str:
+    """'first to last (n dates)', or the one date."""
+    days = sorted(pd.to_datetime(days).dt.strftime("%Y-%m-%d").unique())
+    return days[0] if len(days) == 1 else f"{days[0]} to {days[-1]} ({len(days)} dates)"
+
+
 def payload_times(quarantine: pd.DataFrame, clicks: pd.DataFrame) -> pd.Series:
     """The time of each quarantined conversions row, from the curated click nearest to it in its own file."""
     rows = quarantine[quarantine["rule"] == "suspicious_text"]

@@ -16,11 +16,6 @@ from bcjourney_tools.analysis.report_data import LakeData
 from bcjourney_tools.analysis.report_format import pct
 
 
-def _days(days: pd.Series) -> str:
-    days = sorted(pd.to_datetime(days).dt.strftime("%Y-%m-%d").unique())
-    return days[0] if len(days) == 1 else f"{days[0]} to {days[-1]} ({len(days)} dates)"
-
-
 def _scanner_text(data: LakeData, clicks: pd.DataFrame) -> tuple[str, str]:
     windows, excluded = data.scanner_windows, data.scanner_clicks
     if excluded.empty:
@@ -48,7 +43,7 @@ def _bursts_text(bursts: pd.DataFrame) -> tuple[str, str]:
     parts, actions = [], []
     for country, of in bursts.groupby("country_code", sort=False):
         share = of["cross_country_share"].mean()
-        parts.append(f"{country} on {_days(of['day'])}: {int(of['clicks'].sum()):,} clicks, "
+        parts.append(f"{country} on {anomalies.date_span(of['day'])}: {int(of['clicks'].sum()):,} clicks, "
                      f"{of['factor'].mean():.1f}x its median day, {pct(1 - of['mobile_share'].mean())} desktop, "
                      f"{pct(share)} of its registrations from another country's IP, mean score "
                      f"{of['mean_score'].mean():.2f}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 from bcjourney_tools.analysis.insight import Insight
+from bcjourney_tools.analysis.insights_product import _clicks
 from bcjourney_tools.analysis.report_adjust import (
     add_country_adjustment,
     add_value_per_click,
@@ -23,10 +24,6 @@ from bcjourney_tools.analysis.report_compare import (
 from bcjourney_tools.analysis.report_data import LakeData, query
 from bcjourney_tools.analysis.report_format import fmt_p, pct, pp
 from bcjourney_tools.analysis.report_stats import ALPHA
-
-
-def _clicks(data: LakeData):
-    return data.rows[data.rows["is_click"]]
 
 
 def by_device(data: LakeData, rng) -> Insight:

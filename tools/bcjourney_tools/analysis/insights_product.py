@@ -10,7 +10,7 @@ import pandas as pd
 from bcjourney.matching.journeys import UNKNOWN_PAGE
 
 from bcjourney_tools.analysis import report_stats as st
-from bcjourney_tools.analysis.anomalies import market_bursts
+from bcjourney_tools.analysis.anomalies import date_span, market_bursts
 from bcjourney_tools.analysis.insight import (
     BOOTSTRAP,
     HIGH_VALUE,
@@ -402,11 +402,6 @@ def by_weekday(data: LakeData, rng) -> Insight:
     return ins
 
 
-def _burst_span(days: pd.Series) -> str:
-    days = sorted(pd.to_datetime(days).dt.strftime("%Y-%m-%d"))
-    return days[0] if len(days) == 1 else f"{days[0]} to {days[-1]}"
-
-
 def cross_country(data: LakeData, rng) -> Insight:
     q8 = query(data, "cross_country_vpn_registrations")
     total = q8[q8["country_code"] == "(all)"]
@@ -447,7 +442,7 @@ def cross_country(data: LakeData, rng) -> Insight:
                   plot_data={"overall": share, "what": "cross-country share", "dimension": "country"})
 
     bursting = market_bursts(_clicks(data))
-    burst_days = {c: _burst_span(of["day"]) for c, of in bursting.groupby("country_code")} if len(bursting) else {}
+    burst_days = {c: date_span(of["day"]) for c, of in bursting.groupby("country_code")} if len(bursting) else {}
 
     def act(i):
         above = [s for s in split_significant(segs, "rate", "rest_rate")[0] if s["segment"] != OTHER]
