@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from bcjourney.matching.assign import eligible_pairs, explain_away, greedy_one_to_one, improve_by_trades
-from bcjourney.matching.blocks import RegistrationIndex, window_bounds_ms, window_pattern_counts
+from bcjourney.matching.blocks import RegistrationIndex, blocks_by_weight, window_bounds_ms, window_pattern_counts
 from bcjourney.matching.candidates import MS, ClickIndex, Window, candidate_pairs, near_pairs
 from bcjourney.matching.comparisons import COUNTRY, DELAY, PATTERNS
 from bcjourney.matching.inputs import MatchInputs
@@ -79,10 +79,11 @@ def reference_link(inputs: MatchInputs) -> pd.DataFrame:
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_links_and_confidences_are_the_same_whatever_the_blocks(seed):
     inputs = generated(4000, seed)
-    whole = link(inputs, MatchSettings(block_rows=10**9))
+    whole = link(inputs, MatchSettings(block_rows=10**9, near_pairs_per_block=10**12))
     assert len(whole.pairs) > 3000 and len(whole.models) == 2  # a day either side of midnight
-    for block_rows in (3, 61, 1000):  # one registration's window cut everywhere; a few minutes; a quarter
-        cut = link(inputs, MatchSettings(block_rows=block_rows))
+    # one registration's window cut everywhere; a few minutes; a quarter; blocks cut by their near pairs instead
+    for block_rows, pair_budget in ((3, 10**9), (61, 10**9), (1000, 10**9), (10**9, 1), (10**9, 97)):
+        cut = link(inputs, MatchSettings(block_rows=block_rows, near_pairs_per_block=pair_budget))
         pd.testing.assert_frame_equal(cut.pairs, whole.pairs, check_exact=True)  # every link, every bit
         for day, model in whole.models.items():
             assert cut.models[day].prior == model.prior and cut.models[day].iterations == model.iterations
@@ -137,3 +138,11 @@ def test_a_clicks_near_registrations_are_counted_by_bin_and_country_level_within
         np.add.at(want, (pairs.click[of_day], DELAY.encode(pairs.delay_ms[of_day]), level[of_day]), 1)
         got = registrations.level_counts(inputs.click_times, inputs.click_country, bounds, (start, end))
         assert np.array_equal(got, want)
+
+
+def test_blocks_by_weight_cut_runs_within_both_limits_and_cover_every_row_once():
+    weights = np.array([5, 1, 1, 9, 0, 0, 2, 2, 2, 30, 1])
+    cuts = list(blocks_by_weight(weights, max_rows=3, max_weight=6))
+    assert [(c.start, c.stop) for c in cuts] == [(0, 2), (2, 3), (3, 4), (4, 7), (7, 9), (9, 10), (10, 11)]
+    for c in cuts:
+        assert c.stop - c.start <= 3 and (weights[c].sum() <= 6 or c.stop - c.start == 1)

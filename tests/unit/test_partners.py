@@ -129,6 +129,38 @@ def test_the_clock_offset_is_found_at_the_lag_of_the_true_pairs():
     assert not noise.found, "no peak, no offset"
 
 
+def _busy_day(seed: int, n_clicks: int, n_registrations: int, offset_s: int):
+    rng = np.random.default_rng(seed)
+    clicks = np.sort(rng.integers(0, 86_400_000, n_clicks))
+    country = rng.integers(0, 5, n_clicks).astype(np.int32)
+    chosen = np.sort(rng.choice(n_clicks, n_registrations, replace=False))
+    registrations = clicks[chosen] + rng.integers(0, 3000, n_registrations) + offset_s * 1000
+    return clicks, country, registrations, country[chosen]
+
+
+def test_the_clock_estimate_is_the_same_whichever_chunks_its_lags_are_counted_in():
+    clicks, country, registrations, of_registration = _busy_day(5, 60_000, 4_000, 30)
+    whole = estimate_offset(clicks, country, registrations, of_registration, "acme", "2024-04-01",
+                            pairs_per_chunk=10**12)
+    for chunk in (1, 997, 250_000):
+        assert estimate_offset(clicks, country, registrations, of_registration, "acme", "2024-04-01",
+                               pairs_per_chunk=chunk) == whole, chunk
+    assert abs(whole.offset_s - 30) <= 2 and whole.found, "the peak's 5 s hold the delays of 0-3 s"
+
+
+def test_a_busy_day_s_clock_estimate_samples_fewer_registrations_and_still_finds_the_offset():
+    # every registration brings some 3,300 clicks of its country within the window: 13M pairs against a budget of 2M
+    clicks, country, registrations, of_registration = _busy_day(6, 200_000, 4_000, -40)
+    full = estimate_offset(clicks, country, registrations, of_registration, "acme", "2024-04-01")
+    thinned = estimate_offset(clicks, country, registrations, of_registration, "acme", "2024-04-01",
+                              max_pairs=2_000_000)
+    assert full.registrations == 4_000
+    assert thinned.registrations < full.registrations / 5, thinned
+    assert thinned.found and full.found
+    assert abs(thinned.offset_s + 40) <= 2 and abs(full.offset_s + 40) <= 2, (thinned, full)
+    assert thinned.z < full.z, "fewer pairs, less sure"
+
+
 def test_link_health_is_judged_against_the_partner_s_own_recent_days():
     from bcjourney.matching.health import LinkHealth, judge
 

@@ -95,6 +95,11 @@ def strongest_per_registration(chosen: np.ndarray, registration: np.ndarray, cli
     return np.sort(np.concatenate([chosen[~crowded], many[rank < limit]]))
 
 
+def position_dtype(n: int) -> type:
+    """The narrowest of int32 and int64 holding positions below n: half the memory of a day's pair positions."""
+    return np.int32 if n < 2**31 else np.int64
+
+
 def greedy_one_to_one(pairs: pd.DataFrame, min_confidence: float) -> pd.DataFrame:
     """Take pairs best-first; a click or a registration already linked is skipped.
 
@@ -105,9 +110,10 @@ def greedy_one_to_one(pairs: pd.DataFrame, min_confidence: float) -> pd.DataFram
     its click and its registration is exactly the pair the sequential greedy would take, since no better
     pair competes with it. Each round links those, drops the pairs they exclude, and repeats.
     """
-    eligible = pairs[pairs["standalone"] >= min_confidence]
-    clicks = eligible["click"].to_numpy().astype(np.int64)
-    registrations = eligible["registration"].to_numpy().astype(np.int64)
+    may_link = pairs["standalone"].to_numpy() >= min_confidence
+    eligible = pairs if may_link.all() else pairs[may_link]  # the linker's pairs all are: no copy of them
+    clicks = eligible["click"].to_numpy()
+    registrations = eligible["registration"].to_numpy()
     n = len(eligible)
     if not n:
         return eligible
@@ -168,17 +174,17 @@ def improve_by_trades(eligible: pd.DataFrame, chosen: pd.DataFrame, max_rounds: 
     """
     if not len(chosen):
         return chosen
-    click = eligible["click"].to_numpy().astype(np.int64)
-    registration = eligible["registration"].to_numpy().astype(np.int64)
+    click = eligible["click"].to_numpy()
+    registration = eligible["registration"].to_numpy()
     log_odds = eligible["log_odds"].to_numpy()
     n_clicks, n_registrations = int(click.max()) + 1, int(registration.max()) + 1
-    keys = click * n_registrations + registration
-    by_key = np.argsort(keys, kind="stable")
-    sorted_keys = keys[by_key]
+    sorted_keys = click.astype(np.int64) * n_registrations + registration
+    by_key = np.argsort(sorted_keys, kind="stable").astype(position_dtype(len(sorted_keys)))
+    sorted_keys = sorted_keys[by_key]
 
     def row_of(c: np.ndarray, r: np.ndarray) -> np.ndarray:
         """The eligible row of each (click, registration), -1 if it is not a candidate."""
-        wanted = c * n_registrations + r
+        wanted = c.astype(np.int64) * n_registrations + r
         at = np.minimum(np.searchsorted(sorted_keys, wanted), len(sorted_keys) - 1)
         return np.where(sorted_keys[at] == wanted, by_key[at], -1)
 
@@ -188,7 +194,7 @@ def improve_by_trades(eligible: pd.DataFrame, chosen: pd.DataFrame, max_rounds: 
     click_of = np.full(n_registrations, -1)
     click_of[chosen["registration"].to_numpy()] = chosen["click"].to_numpy()
     # the candidate pairs (a, y) whose click and registration are both linked: trading never changes that set
-    pool = np.flatnonzero((link_row[click] >= 0) & (click_of[registration] >= 0))
+    pool = np.flatnonzero((link_row[click] >= 0) & (click_of[registration] >= 0)).astype(by_key.dtype)
     by_click, by_registration = _RowsBy(click[pool], pool), _RowsBy(registration[pool], pool)
     # First round: greedy took each link when it was the best left for its click and its registration, so a
     # trade can only pay if one of its two new pairs scores at least the link its click gives up; one of
@@ -206,7 +212,8 @@ def improve_by_trades(eligible: pd.DataFrame, chosen: pd.DataFrame, max_rounds: 
             break
         rows, other, a, b, x, y, gain = (v[good] for v in (rows, other, a, b, x, y, gain))
         low, high = np.minimum(a, b), np.maximum(a, b)
-        _, once = np.unique(low * n_clicks + high, return_index=True)  # a trade can be named by both its rows
+        # a trade can be named by both its rows
+        _, once = np.unique(low.astype(np.int64) * n_clicks + high, return_index=True)
         rows, other, a, b, x, y, gain, low, high = (v[once] for v in (rows, other, a, b, x, y, gain, low, high))
         # trades sharing a click conflict: keep those best (then first) for both of their clicks
         rank = np.empty(len(rows), dtype=np.int64)

@@ -35,6 +35,9 @@ N_PATTERNS = PATTERNS.size
 # Rows per block: large enough that numpy's per-call cost vanishes, small enough that the (rows x bins) counts of
 # a block stay at tens of MB
 BLOCK_ROWS = 1 << 17
+# Near pairs listed at a time, at most: on a busy day a block of registrations is cut shorter, so the listing's
+# memory stays at a few hundred MB whatever the density (every near click of any country is listed)
+NEAR_PAIRS_PER_BLOCK = 1 << 22
 
 GROUPS = ("ip", "residency", "no_country", "other")  # the clicks of a registration's window, by country
 
@@ -56,6 +59,25 @@ class CellPairs:
 def blocks(n: int, size: int = BLOCK_ROWS) -> Iterator[slice]:
     for start in range(0, n, max(1, size)):
         yield slice(start, min(n, start + size))
+
+
+def blocks_by_weight(weights: np.ndarray, max_rows: int, max_weight: int) -> Iterator[slice]:
+    """Runs of consecutive rows, each of at most `max_rows` rows and at most `max_weight` summed weight (a row
+    heavier than that alone is a run of its own)."""
+    ends = np.cumsum(weights)
+    start = 0
+    while start < len(weights):
+        before = int(ends[start - 1]) if start else 0
+        stop = max(start + 1, int(np.searchsorted(ends, before + max_weight, side="right")))
+        stop = min(len(weights), start + max(1, max_rows), stop)
+        yield slice(start, stop)
+        start = stop
+
+
+def near_click_counts(index: ClickIndex, registration_times: np.ndarray, window: Window) -> np.ndarray:
+    """Per registration, the clicks of every country in its near window: the pairs a block of them lists."""
+    return (np.searchsorted(index.times, registration_times + window.after_s * MS, side="right")
+            - np.searchsorted(index.times, registration_times - window.any_country_below_s * MS, side="right"))
 
 
 def window_bounds_ms(window: Window) -> np.ndarray:

@@ -18,13 +18,16 @@ from .assign import (
 )
 from .blocks import (
     BLOCK_ROWS,
+    NEAR_PAIRS_PER_BLOCK,
     CellPairs,
     RegistrationIndex,
     blocks,
+    blocks_by_weight,
     eligible_near_pairs,
     group_counts,
     group_levels,
     n_near_bins,
+    near_click_counts,
     near_odds_sums,
     pair_cells,
     window_bounds_ms,
@@ -45,6 +48,7 @@ class MatchSettings:
     window: Window = field(default_factory=Window)
     min_confidence: float = 0.5  # below this a registration stays unlinked: a guess would mislead
     block_rows: int = BLOCK_ROWS  # registrations (and clicks) counted at a time: memory follows it, links do not
+    near_pairs_per_block: int = NEAR_PAIRS_PER_BLOCK  # and near pairs listed at a time: a busy day's blocks are shorter
 
 
 @dataclass
@@ -112,7 +116,8 @@ def score_pairs(index: ClickIndex, inputs: MatchInputs, day_of_registration: np.
     rank_of_click[index.by_time] = np.arange(len(index.by_time))
     of_registration = np.zeros(len(times))
     parts = []
-    for rows in blocks(len(times), size):
+    for rows in blocks_by_weight(near_click_counts(index, times, window), size,
+                                 settings.near_pairs_per_block):
         counts = group_counts(index, times[rows], ip[rows], residency[rows], near_bounds)
         of_registration[rows] = near_odds_sums(counts, group_levels(ip[rows], residency[rows]),
                                                day_of_registration[rows], tables.odds)
