@@ -146,3 +146,25 @@ def test_blocks_by_weight_cut_runs_within_both_limits_and_cover_every_row_once()
     assert [(c.start, c.stop) for c in cuts] == [(0, 2), (2, 3), (3, 4), (4, 7), (7, 9), (9, 10), (10, 11)]
     for c in cuts:
         assert c.stop - c.start <= 3 and (weights[c].sum() <= 6 or c.stop - c.start == 1)
+
+
+def test_the_packed_order_is_the_lexsort_order_and_falls_back_to_it_when_the_ranges_do_not_fit():
+    from bcjourney.matching.assign import order_of, packed_key
+
+    rng = np.random.default_rng(7)
+    pairs = np.unique(rng.integers(0, 300, (5000, 2)), axis=0)  # (registration, click) pairs, each once
+    registration, click = rng.permutation(pairs).T
+    strength = rng.integers(0, 5, len(registration))
+    assert np.array_equal(order_of(registration, strength, click), np.lexsort((click, strength, registration)))
+    huge = registration.astype(np.int64) * 2**50
+    assert packed_key(huge, strength, click) is None
+    assert np.array_equal(order_of(huge, strength, click), np.lexsort((click, strength, huge)))
+
+
+def test_a_day_with_no_eligible_pair_gives_an_empty_frame():
+    from bcjourney.matching.assign import CellTables, eligible_frame
+
+    tables = CellTables.of(np.array([-3.0, 4.0]), np.array([0.9, 0.9]), 0.5)
+    none = np.zeros(0, dtype=np.int32)
+    frame = eligible_frame(none, none, none, tables, np.zeros(3), np.zeros(5))
+    assert frame.empty and frame["confidence"].dtype == np.float64

@@ -67,17 +67,29 @@ def eligible_frame(click: np.ndarray, registration: np.ndarray, cell: np.ndarray
                    rivals_of_registration: np.ndarray, rivals_of_click: np.ndarray) -> pd.DataFrame:
     """The eligible pairs' frame, given the summed odds of every candidate of each registration and of each
     click (the pair's own included)."""
+    # worked in place (each the same sum, in the same order, as written out): a busy day has tens of millions of
+    # pairs, and every temporary column would be another half GB
     odds = tables.odds[cell]
-    rivals = rivals_of_registration[registration] + rivals_of_click[click] - odds
+    rivals = rivals_of_registration[registration]
+    rivals += rivals_of_click[click]
+    rivals -= odds
     # the rivals' odds that no other eligible pair carries: they stay whole in explain_away()
-    eligible_rivals = (np.bincount(registration, weights=odds)[registration]
-                       + np.bincount(click, weights=odds)[click] - odds)
+    weak_rivals = summed_by(registration, odds)[registration]
+    weak_rivals += summed_by(click, odds)[click]
+    weak_rivals -= odds
+    np.subtract(rivals, weak_rivals, out=weak_rivals)
     no_link = tables.no_link[cell]
+    confidence = np.add(no_link, rivals, out=rivals)
+    np.divide(odds, confidence, out=confidence)
     return pd.DataFrame({"click": click, "registration": registration, "cell": cell,
                          "log_odds": tables.log_odds[cell], "standalone": tables.standalone[cell],
-                         "confidence": odds / (no_link + rivals), "odds": odds,
-                         "no_link": no_link, "weak_rivals": rivals - eligible_rivals},
+                         "confidence": confidence, "odds": odds, "no_link": no_link, "weak_rivals": weak_rivals},
                         copy=False)  # fresh arrays, nobody else's: no need to copy them into one block
+
+
+def summed_by(positions: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The weights summed per position, as floats even when there are none (np.bincount then gives int64)."""
+    return np.bincount(positions, weights=weights).astype(np.float64, copy=False)
 
 
 def strongest_per_registration(chosen: np.ndarray, registration: np.ndarray, click: np.ndarray,
@@ -89,7 +101,8 @@ def strongest_per_registration(chosen: np.ndarray, registration: np.ndarray, cli
         return chosen
     crowded = counts[registration[chosen]] > limit
     many = chosen[crowded]
-    many = many[np.lexsort((click[many], -log_odds[many], registration[many]))]
+    strength, _ = pd.factorize(-log_odds[many], sort=True)  # few distinct values: a rank packs into a key
+    many = many[order_of(registration[many], strength, click[many])]
     first = np.flatnonzero(np.r_[True, registration[many][1:] != registration[many][:-1]])
     rank = np.arange(len(many)) - np.repeat(first, np.diff(np.r_[first, len(many)]))
     return np.sort(np.concatenate([chosen[~crowded], many[rank < limit]]))
@@ -123,7 +136,7 @@ def greedy_one_to_one(pairs: pd.DataFrame, min_confidence: float) -> pd.DataFram
     taken_click = np.zeros(len(best_of_click), dtype=bool)
     taken_registration = np.zeros(len(best_of_registration), dtype=bool)
     keep = np.zeros(n, dtype=bool)
-    alive = np.arange(n)
+    alive = np.arange(n, dtype=position_dtype(n))
     while len(alive):
         c, r, k = clicks[alive], registrations[alive], key[alive]
         best_of_click[c] = np.iinfo(np.int64).max
@@ -142,7 +155,7 @@ class _RowsBy:
     """The rows of each value of a column, for looking up the rows of a few values without a full scan."""
 
     def __init__(self, values: np.ndarray, rows: np.ndarray):
-        order = np.argsort(values, kind="stable")
+        order = np.argsort(values, kind="stable").astype(position_dtype(len(values)))
         self.values, self.rows = values[order], rows[order]
 
     def rows_of(self, wanted: np.ndarray) -> np.ndarray:
@@ -150,17 +163,36 @@ class _RowsBy:
         return self.rows[positions_in_runs(lo, hi - lo)]
 
 
+def packed_key(*columns: np.ndarray) -> np.ndarray | None:
+    """One int64 per row that orders the rows as the columns do, first column first (non-negative integers);
+    None when their ranges do not fit in 63 bits together."""
+    sizes = [int(c.max(initial=0)) + 1 for c in columns]
+    if np.prod(np.array(sizes, dtype=float)) >= 2**63:
+        return None
+    key = np.zeros(len(columns[0]), dtype=np.int64)
+    for column, size in zip(columns, sizes):
+        key *= size
+        key += column
+    return key
+
+
+def order_of(*columns: np.ndarray) -> np.ndarray:
+    """The rows' order by the columns, first column first, for rows that no two columns' values repeat (pairs of
+    a registration and a click): one sort of a packed key, a third of what a lexsort of three keys costs."""
+    key = packed_key(*columns)
+    return np.lexsort(columns[::-1]) if key is None else np.argsort(key)
+
+
 def _greedy_order_key(log_odds: np.ndarray, registrations: np.ndarray, clicks: np.ndarray) -> np.ndarray:
     """One int64 per pair, ascending in greedy order: higher log-odds first, then earlier registration, then
     earlier click. The log-odds come from a small table (a value per day and pattern), so their ranks are few."""
-    rank, values = pd.factorize(-log_odds, sort=True)  # hashing, then sorting the few distinct values
-    n_regs, n_clicks = int(registrations.max()) + 1, int(clicks.max()) + 1
-    if len(values) * n_regs * n_clicks >= 2**63:
-        order = np.lexsort((clicks, registrations, rank))  # too many to pack: rank them by sorting instead
+    rank, _ = pd.factorize(-log_odds, sort=True)  # hashing, then sorting the few distinct values
+    key = packed_key(rank, registrations, clicks)
+    if key is None:  # too many to pack: rank them by sorting instead
+        order = np.lexsort((clicks, registrations, rank))
         key = np.empty(len(order), dtype=np.int64)
         key[order] = np.arange(len(order))
-        return key
-    return (rank.astype(np.int64) * n_regs + registrations) * n_clicks + clicks
+    return key
 
 
 def improve_by_trades(eligible: pd.DataFrame, chosen: pd.DataFrame, max_rounds: int = 200) -> pd.DataFrame:
@@ -225,8 +257,10 @@ def improve_by_trades(eligible: pd.DataFrame, chosen: pd.DataFrame, max_rounds: 
         link_row[a[take]], link_row[b[take]] = rows[take], other[take]
         click_of[y[take]], click_of[x[take]] = a[take], b[take]
         # only pairs touching what just moved can have changed their gain (or lost to a trade that moved)
-        rows = np.unique(np.concatenate([by_click.rows_of(np.concatenate([a[take], b[take]])),
-                                         by_registration.rows_of(np.concatenate([x[take], y[take]]))]))
+        touched = np.zeros(len(click), dtype=bool)  # a mask, not np.unique: these rows run into millions
+        touched[by_click.rows_of(np.concatenate([a[take], b[take]]))] = True
+        touched[by_registration.rows_of(np.concatenate([x[take], y[take]]))] = True
+        rows = np.flatnonzero(touched).astype(by_key.dtype)
     return eligible.iloc[np.sort(link_row[link_row >= 0])]
 
 

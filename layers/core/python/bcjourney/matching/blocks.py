@@ -16,7 +16,7 @@ from typing import Iterator
 
 import numpy as np
 
-from .assign import MAX_CONTENDERS, strongest_per_registration
+from .assign import MAX_CONTENDERS, order_of, strongest_per_registration
 from .candidates import (
     MS,
     Candidates,
@@ -235,5 +235,5 @@ def eligible_near_pairs(index: ClickIndex, rank_of_click: np.ndarray, registrati
     # so one not among its strongest near pairs can never be among them; memory stays with the block
     keep = strongest_per_registration(keep, pairs.registration, rank_of_click[pairs.click], log_odds_by_cell[cell],
                                       MAX_CONTENDERS)
-    keep = keep[np.lexsort((rank_of_click[pairs.click[keep]], pairs.registration[keep]))]
+    keep = keep[order_of(pairs.registration[keep], rank_of_click[pairs.click[keep]])]
     return CellPairs(pairs.click[keep], pairs.registration[keep], cell[keep])
