@@ -108,9 +108,9 @@ def strongest_per_registration(chosen: np.ndarray, registration: np.ndarray, cli
     return np.sort(np.concatenate([chosen[~crowded], many[rank < limit]]))
 
 
-def position_dtype(n: int) -> type:
+def position_dtype(n: int) -> np.dtype:
     """The narrowest of int32 and int64 holding positions below n: half the memory of a day's pair positions."""
-    return np.int32 if n < 2**31 else np.int64
+    return np.dtype(np.int32 if n < 2**31 else np.int64)
 
 
 def greedy_one_to_one(pairs: pd.DataFrame, min_confidence: float) -> pd.DataFrame:
