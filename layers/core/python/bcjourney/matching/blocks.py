@@ -23,10 +23,10 @@ from .candidates import (
     ClickIndex,
     Window,
     country_keys,
-    near_pairs,
     near_pairs_of_country,
     residency_unless_ip,
     window_click_counts,
+    window_pairs,
 )
 from .comparisons import AGREE, COUNTRY, DELAY, DISAGREE, MISSING, PATTERNS
 
@@ -212,21 +212,20 @@ def eligible_near_pairs(index: ClickIndex, rank_of_click: np.ndarray, registrati
                         ip_country: np.ndarray, residency_country: np.ndarray, day: np.ndarray,
                         eligible_by_cell: np.ndarray, window: Window, log_odds_by_cell: np.ndarray) -> CellPairs:
     """The near pairs of one block of registrations whose cell may link, registration by registration, clicks
-    in time order (the order candidate_pairs gives them). Only the countries that can reach an eligible cell
-    are listed: on a busy day the clicks of other countries never are."""
-    n_days = len(eligible_by_cell) // N_PATTERNS
-    near_codes = PATTERNS.code(delay=np.arange(n_near_bins(window))[:, None], country=np.arange(COUNTRY.n_levels))
-    level_ok = np.any(eligible_by_cell.reshape(n_days, N_PATTERNS)[:, near_codes], axis=1)  # day x country level
+    in time order (the order candidate_pairs gives them). The clicks of the registration's IP and residency
+    countries are found by country; those of any other country (or none) by time, and only in the bins where
+    such a click may link (on a busy day the first three seconds of eight): the rest of the window never is."""
+    n_days, n_bins = len(eligible_by_cell) // N_PATTERNS, n_near_bins(window)
+    near_codes = PATTERNS.code(delay=np.arange(n_bins)[:, None], country=np.arange(COUNTRY.n_levels))
+    cell_ok = eligible_by_cell.reshape(n_days, N_PATTERNS)[:, near_codes]  # day x bin x country level
     levels = group_levels(ip_country, residency_country)
-    need = {group: level_ok[day, levels[group]] for group in GROUPS}
-    # where a click of any country may link, every near click is listed; elsewhere the same-country ones only
-    any_country = need["no_country"] | need["other"]
-    everything = np.flatnonzero(any_country)
-    parts = [near_pairs(index, registration_times[everything], window)]
-    parts[0].registration = everything[parts[0].registration].astype(np.int32)
+    need = {group: cell_ok[day, :, levels[group]] for group in GROUPS}  # registration x bin
+    parts = []
     for group, country in (("ip", ip_country), ("residency", residency_unless_ip(ip_country, residency_country))):
-        wanted = need[group] & ~any_country
+        wanted = need[group].any(axis=1)
         parts.append(near_pairs_of_country(index, registration_times, np.where(wanted, country, -1), window))
+    parts.extend(_other_country_near_pairs(index, registration_times, ip_country, residency_country,
+                                           need["other"] | need["no_country"], window))
     pairs = Candidates(np.concatenate([p.click for p in parts]), np.concatenate([p.registration for p in parts]),
                        np.concatenate([p.delay_ms for p in parts]))
     cell = pair_cells(index, pairs, day, ip_country, residency_country)
@@ -237,3 +236,23 @@ def eligible_near_pairs(index: ClickIndex, rank_of_click: np.ndarray, registrati
                                       MAX_CONTENDERS)
     keep = keep[order_of(pairs.registration[keep], rank_of_click[pairs.click[keep]])]
     return CellPairs(pairs.click[keep], pairs.registration[keep], cell[keep])
+
+
+def _other_country_near_pairs(index: ClickIndex, registration_times: np.ndarray, ip_country: np.ndarray,
+                              residency_country: np.ndarray, bins_wanted: np.ndarray, window: Window
+                              ) -> list[Candidates]:
+    """The near pairs whose click is of neither the IP nor the residency country, within the span of bins each
+    registration wants (`bins_wanted`: registration x near bin), found by time a span at a time."""
+    bounds = window_bounds_ms(window)[:n_near_bins(window) + 1]
+    wanted = bins_wanted.any(axis=1)
+    first = np.argmax(bins_wanted, axis=1)
+    last = bins_wanted.shape[1] - 1 - np.argmax(bins_wanted[:, ::-1], axis=1)
+    parts = []
+    for lo, hi in sorted(set(zip(first[wanted].tolist(), last[wanted].tolist()))):
+        rows = np.flatnonzero(wanted & (first == lo) & (last == hi)).astype(np.int32)
+        found = window_pairs(index.times, registration_times[rows], int(bounds[lo]), int(bounds[hi + 1]) - 1)
+        click, registration = index.by_time[found.click], rows[found.registration]
+        country = index.click_country[click]
+        keep = (country < 0) | ((country != ip_country[registration]) & (country != residency_country[registration]))
+        parts.append(Candidates(click[keep], registration[keep], found.delay_ms[keep]))
+    return parts
