@@ -101,6 +101,24 @@ def test_the_links_are_those_of_listing_every_candidate_pair(seed):
     assert np.allclose(got["confidence"], want["confidence"], rtol=1e-12, atol=0)
 
 
+@pytest.mark.parametrize("cap", [1, 3])
+def test_the_links_are_those_of_listing_every_candidate_pair_where_the_contenders_cap_binds(monkeypatch, cap):
+    """The linker lists only the near cells that can hold a registration's strongest pairs (strongest_cells):
+    on a day where the cap binds, the same links as listing every pair and then keeping the strongest."""
+    from bcjourney.matching import assign, blocks, linker
+
+    inputs = generated(6000, 2)
+    uncapped = reference_link(inputs)
+    for module in (assign, blocks, linker):
+        monkeypatch.setattr(module, "MAX_CONTENDERS", cap)
+    want = reference_link(inputs)
+    assert want["registration"].tolist() != uncapped["registration"].tolist(), "the cap binds"
+    got = link(inputs, MatchSettings(block_rows=333)).pairs
+    assert got["click"].tolist() == want["click"].tolist()
+    assert got["registration"].tolist() == want["registration"].tolist()
+    assert np.allclose(got["confidence"], want["confidence"], rtol=1e-12, atol=0)
+
+
 def test_pattern_counts_of_the_whole_window_are_those_of_its_pairs():
     inputs = generated(3000, 5)
     window = Window()

@@ -23,7 +23,7 @@ from .candidates import (
     ClickIndex,
     Window,
     country_keys,
-    near_pairs_of_country,
+    positions_in_runs,
     residency_unless_ip,
     window_click_counts,
     window_pairs,
@@ -210,24 +210,30 @@ def near_odds_sums(counts: dict[str, np.ndarray], levels: dict[str, np.ndarray],
 
 def eligible_near_pairs(index: ClickIndex, rank_of_click: np.ndarray, registration_times: np.ndarray,
                         ip_country: np.ndarray, residency_country: np.ndarray, day: np.ndarray,
-                        eligible_by_cell: np.ndarray, window: Window, log_odds_by_cell: np.ndarray) -> CellPairs:
-    """The near pairs of one block of registrations whose cell may link, registration by registration, clicks
-    in time order (the order candidate_pairs gives them). The clicks of the registration's IP and residency
-    countries are found by country; those of any other country (or none) by time, and only in the bins where
-    such a click may link (on a busy day the first three seconds of eight): the rest of the window never is."""
-    n_days, n_bins = len(eligible_by_cell) // N_PATTERNS, n_near_bins(window)
-    near_codes = PATTERNS.code(delay=np.arange(n_bins)[:, None], country=np.arange(COUNTRY.n_levels))
-    cell_ok = eligible_by_cell.reshape(n_days, N_PATTERNS)[:, near_codes]  # day x bin x country level
+                        eligible_by_cell: np.ndarray, window: Window, log_odds_by_cell: np.ndarray,
+                        counts: dict[str, np.ndarray]) -> CellPairs:
+    """The near pairs of one block of registrations whose cell may link and that can be among the registration's
+    MAX_CONTENDERS strongest, registration by registration, clicks in time order (the order candidate_pairs gives
+    them). `counts`: the block's group_counts over the near bins, which tell which (bin, group) cells can hold
+    such a pair (strongest_cells) before any is listed. The clicks of the registration's IP and residency
+    countries are found by country, the others by time, each only over the span of bins wanted: on a busy day
+    most of the near window's clicks are never listed."""
+    n_bins = n_near_bins(window)
+    bounds = window_bounds_ms(window)[:n_bins + 1]
     levels = group_levels(ip_country, residency_country)
-    need = {group: cell_ok[day, :, levels[group]] for group in GROUPS}  # registration x bin
+    wanted = strongest_cells(counts, levels, day, eligible_by_cell, log_odds_by_cell, MAX_CONTENDERS)
     parts = []
     for group, country in (("ip", ip_country), ("residency", residency_unless_ip(ip_country, residency_country))):
-        wanted = need[group].any(axis=1)
-        parts.append(near_pairs_of_country(index, registration_times, np.where(wanted, country, -1), window))
-    parts.extend(_other_country_near_pairs(index, registration_times, ip_country, residency_country,
-                                           need["other"] | need["no_country"], window))
-    pairs = Candidates(np.concatenate([p.click for p in parts]), np.concatenate([p.registration for p in parts]),
-                       np.concatenate([p.delay_ms for p in parts]))
+        for rows, min_delay_ms, max_delay_ms in spans(wanted[group] & (country >= 0)[:, None], bounds):
+            parts.append(pairs_of_country_between(index, registration_times, country, rows, min_delay_ms,
+                                                  max_delay_ms))
+    for rows, min_delay_ms, max_delay_ms in spans(wanted["other"] | wanted["no_country"], bounds):
+        parts.append(other_country_pairs_between(index, registration_times, ip_country, residency_country, rows,
+                                                 min_delay_ms, max_delay_ms))
+    empty = np.zeros(0, dtype=np.int32)
+    pairs = Candidates(np.concatenate([empty] + [p.click for p in parts]),
+                       np.concatenate([empty] + [p.registration for p in parts]),
+                       np.concatenate([empty.astype(np.int64)] + [p.delay_ms for p in parts]))
     cell = pair_cells(index, pairs, day, ip_country, residency_country)
     keep = np.flatnonzero(eligible_by_cell[cell])
     # each registration's strongest near pairs only: the assignment takes at most MAX_CONTENDERS of all its pairs,
@@ -238,21 +244,59 @@ def eligible_near_pairs(index: ClickIndex, rank_of_click: np.ndarray, registrati
     return CellPairs(pairs.click[keep], pairs.registration[keep], cell[keep])
 
 
-def _other_country_near_pairs(index: ClickIndex, registration_times: np.ndarray, ip_country: np.ndarray,
-                              residency_country: np.ndarray, bins_wanted: np.ndarray, window: Window
-                              ) -> list[Candidates]:
-    """The near pairs whose click is of neither the IP nor the residency country, within the span of bins each
-    registration wants (`bins_wanted`: registration x near bin), found by time a span at a time."""
-    bounds = window_bounds_ms(window)[:n_near_bins(window) + 1]
+
+def strongest_cells(counts: dict[str, np.ndarray], levels: dict[str, np.ndarray], day: np.ndarray,
+                    eligible_by_cell: np.ndarray, log_odds_by_cell: np.ndarray, limit: int) -> dict[str, np.ndarray]:
+    """Per group, registration x near bin: the eligible cells at least as strong as the one in which the
+    registration's eligible near pairs, counted strongest cell first, reach `limit`. A pair of a weaker cell has
+    `limit` pairs ranked before it, so it can never be among the strongest; every cell is wanted where the
+    eligible pairs are fewer."""
+    n, n_bins = len(day), next(iter(counts.values())).shape[1]
+    cells = np.stack([day.astype(np.int64)[:, None] * N_PATTERNS
+                      + PATTERNS.code(delay=np.arange(n_bins)[None, :], country=levels[group][:, None])
+                      for group in GROUPS], axis=2)  # registration x bin x group
+    ok = eligible_by_cell[cells]
+    strength = np.where(ok, log_odds_by_cell[cells], -np.inf).reshape(n, -1)
+    n_pairs = np.where(ok, np.stack([counts[group] for group in GROUPS], axis=2), 0).reshape(n, -1)
+    order = np.argsort(-strength, axis=1, kind="stable")
+    reached = np.cumsum(np.take_along_axis(n_pairs, order, axis=1), axis=1) >= limit
+    at = np.argmax(reached, axis=1)
+    threshold = np.where(reached[np.arange(n), at], np.take_along_axis(strength, order, axis=1)[np.arange(n), at],
+                         -np.inf)
+    wanted = ok & (strength >= threshold[:, None]).reshape(ok.shape)
+    return {group: wanted[:, :, g] for g, group in enumerate(GROUPS)}
+
+
+def spans(bins_wanted: np.ndarray, bounds_ms: np.ndarray) -> Iterator[tuple[np.ndarray, int, int]]:
+    """The registrations that want some bin (`bins_wanted`: registration x bin), grouped by the span from their
+    first to their last wanted bin: (rows, min delay, max delay), the delays in ms and inclusive."""
     wanted = bins_wanted.any(axis=1)
     first = np.argmax(bins_wanted, axis=1)
     last = bins_wanted.shape[1] - 1 - np.argmax(bins_wanted[:, ::-1], axis=1)
-    parts = []
     for lo, hi in sorted(set(zip(first[wanted].tolist(), last[wanted].tolist()))):
         rows = np.flatnonzero(wanted & (first == lo) & (last == hi)).astype(np.int32)
-        found = window_pairs(index.times, registration_times[rows], int(bounds[lo]), int(bounds[hi + 1]) - 1)
-        click, registration = index.by_time[found.click], rows[found.registration]
-        country = index.click_country[click]
-        keep = (country < 0) | ((country != ip_country[registration]) & (country != residency_country[registration]))
-        parts.append(Candidates(click[keep], registration[keep], found.delay_ms[keep]))
-    return parts
+        yield rows, int(bounds_ms[lo]), int(bounds_ms[hi + 1]) - 1
+
+
+def pairs_of_country_between(index: ClickIndex, registration_times: np.ndarray, country: np.ndarray,
+                             rows: np.ndarray, min_delay_ms: int, max_delay_ms: int) -> Candidates:
+    """The pairs of the registrations `rows` with the clicks of `country` (each row's own, >= 0) whose delay is
+    within [min_delay_ms, max_delay_ms], found in the (country, time) order."""
+    keys = country_keys(country[rows], registration_times[rows])
+    lo = np.searchsorted(index.country_keys, keys - max_delay_ms, side="left")
+    hi = np.searchsorted(index.country_keys, keys - min_delay_ms, side="right")
+    click = index.by_country[positions_in_runs(lo, hi - lo, np.int32)]
+    registration = np.repeat(rows, hi - lo)
+    return Candidates(click, registration, registration_times[registration] - index.click_times[click])
+
+
+def other_country_pairs_between(index: ClickIndex, registration_times: np.ndarray, ip_country: np.ndarray,
+                                residency_country: np.ndarray, rows: np.ndarray, min_delay_ms: int,
+                                max_delay_ms: int) -> Candidates:
+    """The pairs of the registrations `rows` with the clicks of neither their IP nor their residency country (or
+    of none) whose delay is within [min_delay_ms, max_delay_ms], found in time order."""
+    found = window_pairs(index.times, registration_times[rows], min_delay_ms, max_delay_ms)
+    click, registration = index.by_time[found.click], rows[found.registration]
+    country = index.click_country[click]
+    keep = (country < 0) | ((country != ip_country[registration]) & (country != residency_country[registration]))
+    return Candidates(click[keep], registration[keep], found.delay_ms[keep])

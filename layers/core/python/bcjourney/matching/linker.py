@@ -122,7 +122,7 @@ def score_pairs(index: ClickIndex, inputs: MatchInputs, day_of_registration: np.
         of_registration[rows] = near_odds_sums(counts, group_levels(ip[rows], residency[rows]),
                                                day_of_registration[rows], tables.odds)
         part = eligible_near_pairs(index, rank_of_click, times[rows], ip[rows], residency[rows],
-                                   day_of_registration[rows], tables.eligible, window, tables.log_odds)
+                                   day_of_registration[rows], tables.eligible, window, tables.log_odds, counts)
         parts.append(CellPairs(part.click, part.registration + rows.start, part.cell))
     of_click = click_near_odds_sums(inputs, day_numbers, tables.odds, near_bounds, size)
     for kind in far_kinds(window):  # kind by kind, so the sums run in candidate order whatever the blocks
