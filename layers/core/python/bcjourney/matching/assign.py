@@ -138,7 +138,9 @@ def greedy_one_to_one(pairs: pd.DataFrame, min_confidence: float) -> pd.DataFram
     keep = np.zeros(n, dtype=bool)
     alive = np.arange(n, dtype=position_dtype(n))
     while len(alive):
-        c, r, k = clicks[alive], registrations[alive], key[alive]
+        # in the first round every pair is alive: the columns themselves, not copies of a day's pairs
+        c, r, k = (clicks, registrations, key) if len(alive) == n else (clicks[alive], registrations[alive],
+                                                                         key[alive])
         best_of_click[c] = np.iinfo(np.int64).max
         best_of_registration[r] = np.iinfo(np.int64).max
         np.minimum.at(best_of_click, c, k)
@@ -211,8 +213,8 @@ def improve_by_trades(eligible: pd.DataFrame, chosen: pd.DataFrame, max_rounds: 
     log_odds = eligible["log_odds"].to_numpy()
     n_clicks, n_registrations = int(click.max()) + 1, int(registration.max()) + 1
     sorted_keys = click.astype(np.int64) * n_registrations + registration
-    by_key = np.argsort(sorted_keys, kind="stable").astype(position_dtype(len(sorted_keys)))
-    sorted_keys = sorted_keys[by_key]
+    by_key = np.argsort(sorted_keys).astype(position_dtype(len(sorted_keys)))
+    sorted_keys.sort()  # in place: the keys (one per pair) are unique, so this is sorted_keys[by_key]
 
     def row_of(c: np.ndarray, r: np.ndarray) -> np.ndarray:
         """The eligible row of each (click, registration), -1 if it is not a candidate."""
