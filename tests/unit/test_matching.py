@@ -110,13 +110,14 @@ def test_greedy_loses_almost_nothing_against_the_optimal_assignment(monkeypatch)
 
     clicks, regs = synthetic(4000, seed=7)
     seen = {}
-    greedy = linker.greedy_one_to_one
+    assign_links = linker.one_to_one_links
 
-    def spy(pairs, min_confidence):
-        seen["eligible"] = pairs[pairs["standalone"] >= min_confidence]
-        return greedy(pairs, min_confidence)
+    def spy(pairs, tables):
+        seen["eligible"] = pd.DataFrame({"click": pairs.click, "registration": pairs.registration,
+                                         "log_odds": tables.log_odds[pairs.cell]})
+        return assign_links(pairs, tables)
 
-    monkeypatch.setattr(linker, "greedy_one_to_one", spy)
+    monkeypatch.setattr(linker, "one_to_one_links", spy)
     chosen = link(clicks, regs).pairs
     eligible = seen["eligible"]
     # the optimal one-to-one assignment of the same eligible pairs, maximising the total log-odds

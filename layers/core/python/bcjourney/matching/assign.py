@@ -40,6 +40,17 @@ class CellTables:
         return cls(log_odds_by_cell, odds, no_link, standalone, standalone >= min_confidence)
 
 
+@dataclass
+class ContestedPairs:
+    """The pairs that may link, as columns (the linker's, a day's worth: tens of millions on a busy day, so only
+    what no cell table gives): each pair's cell, its contested confidence and its weak rivals' odds."""
+    click: np.ndarray
+    registration: np.ndarray
+    cell: np.ndarray
+    confidence: np.ndarray
+    weak_rivals: np.ndarray
+
+
 def eligible_pairs(click: np.ndarray, registration: np.ndarray, cell: np.ndarray, log_odds_by_cell: np.ndarray,
                    share_explained_by_cell: np.ndarray, min_confidence: float) -> pd.DataFrame:
     """The pairs that may link, with their (standalone, contested) probability of being the link, from every
@@ -67,24 +78,31 @@ def eligible_frame(click: np.ndarray, registration: np.ndarray, cell: np.ndarray
                    rivals_of_registration: np.ndarray, rivals_of_click: np.ndarray) -> pd.DataFrame:
     """The eligible pairs' frame, given the summed odds of every candidate of each registration and of each
     click (the pair's own included)."""
+    confidence, weak_rivals = contested(click, registration, cell, tables, rivals_of_registration, rivals_of_click)
+    return pd.DataFrame({"click": click, "registration": registration, "cell": cell,
+                         "log_odds": tables.log_odds[cell], "standalone": tables.standalone[cell],
+                         "confidence": confidence, "odds": tables.odds[cell], "no_link": tables.no_link[cell],
+                         "weak_rivals": weak_rivals},
+                        copy=False)  # fresh arrays, nobody else's: no need to copy them into one block
+
+
+def contested(click: np.ndarray, registration: np.ndarray, cell: np.ndarray, tables: CellTables,
+              rivals_of_registration: np.ndarray, rivals_of_click: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each eligible pair's contested confidence, and its weak rivals' odds: the odds of its registration's and its
+    click's candidates that no other eligible pair carries (they stay whole in explain_away)."""
     # worked in place (each the same sum, in the same order, as written out): a busy day has tens of millions of
     # pairs, and every temporary column would be another half GB
     odds = tables.odds[cell]
     rivals = rivals_of_registration[registration]
     rivals += rivals_of_click[click]
     rivals -= odds
-    # the rivals' odds that no other eligible pair carries: they stay whole in explain_away()
     weak_rivals = summed_by(registration, odds)[registration]
     weak_rivals += summed_by(click, odds)[click]
     weak_rivals -= odds
     np.subtract(rivals, weak_rivals, out=weak_rivals)
-    no_link = tables.no_link[cell]
-    confidence = np.add(no_link, rivals, out=rivals)
+    confidence = np.add(tables.no_link[cell], rivals, out=rivals)
     np.divide(odds, confidence, out=confidence)
-    return pd.DataFrame({"click": click, "registration": registration, "cell": cell,
-                         "log_odds": tables.log_odds[cell], "standalone": tables.standalone[cell],
-                         "confidence": confidence, "odds": odds, "no_link": no_link, "weak_rivals": weak_rivals},
-                        copy=False)  # fresh arrays, nobody else's: no need to copy them into one block
+    return confidence, weak_rivals
 
 
 def summed_by(positions: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -124,18 +142,24 @@ def greedy_one_to_one(pairs: pd.DataFrame, min_confidence: float) -> pd.DataFram
     pair competes with it. Each round links those, drops the pairs they exclude, and repeats.
     """
     may_link = pairs["standalone"].to_numpy() >= min_confidence
-    eligible = pairs if may_link.all() else pairs[may_link]  # the linker's pairs all are: no copy of them
-    clicks = eligible["click"].to_numpy()
-    registrations = eligible["registration"].to_numpy()
-    n = len(eligible)
-    if not n:
+    eligible = pairs if may_link.all() else pairs[may_link]
+    if not len(eligible):
         return eligible
-    key = _greedy_order_key(eligible["log_odds"].to_numpy(), registrations, clicks)
+    return eligible[greedy_links(eligible["click"].to_numpy(), eligible["registration"].to_numpy(),
+                                 eligible["log_odds"].to_numpy())]
+
+
+def greedy_links(clicks: np.ndarray, registrations: np.ndarray, log_odds: np.ndarray) -> np.ndarray:
+    """greedy_one_to_one on the columns of pairs that may all link: a mask of the pairs it takes."""
+    n = len(clicks)
+    keep = np.zeros(n, dtype=bool)
+    if not n:
+        return keep
+    key = _greedy_order_key(log_odds, registrations, clicks)
     best_of_click = np.empty(int(clicks.max()) + 1, dtype=np.int64)
     best_of_registration = np.empty(int(registrations.max()) + 1, dtype=np.int64)
     taken_click = np.zeros(len(best_of_click), dtype=bool)
     taken_registration = np.zeros(len(best_of_registration), dtype=bool)
-    keep = np.zeros(n, dtype=bool)
     alive = np.arange(n, dtype=position_dtype(n))
     while len(alive):
         # in the first round every pair is alive: the columns themselves, not copies of a day's pairs
@@ -150,7 +174,7 @@ def greedy_one_to_one(pairs: pd.DataFrame, min_confidence: float) -> pd.DataFram
         taken_click[c[mutual]] = True
         taken_registration[r[mutual]] = True
         alive = alive[~taken_click[c] & ~taken_registration[r]]
-    return eligible[keep]
+    return keep
 
 
 class _RowsBy:
@@ -208,9 +232,15 @@ def improve_by_trades(eligible: pd.DataFrame, chosen: pd.DataFrame, max_rounds: 
     """
     if not len(chosen):
         return chosen
-    click = eligible["click"].to_numpy()
-    registration = eligible["registration"].to_numpy()
-    log_odds = eligible["log_odds"].to_numpy()
+    return eligible.iloc[traded_links(eligible["click"].to_numpy(), eligible["registration"].to_numpy(),
+                                      eligible["log_odds"].to_numpy(), chosen["click"].to_numpy(),
+                                      chosen["registration"].to_numpy(), max_rounds)]
+
+
+def traded_links(click: np.ndarray, registration: np.ndarray, log_odds: np.ndarray, link_click: np.ndarray,
+                 link_registration: np.ndarray, max_rounds: int = 200) -> np.ndarray:
+    """improve_by_trades on the columns of the eligible pairs and of the links (a non-empty subset of them): the
+    rows of the links after the trades, ascending."""
     n_clicks, n_registrations = int(click.max()) + 1, int(registration.max()) + 1
     sorted_keys = click.astype(np.int64) * n_registrations + registration
     by_key = np.argsort(sorted_keys).astype(position_dtype(len(sorted_keys)))
@@ -223,10 +253,9 @@ def improve_by_trades(eligible: pd.DataFrame, chosen: pd.DataFrame, max_rounds: 
         return np.where(sorted_keys[at] == wanted, by_key[at], -1)
 
     link_row = np.full(n_clicks, -1)  # the eligible row of each click's link
-    link_row[chosen["click"].to_numpy()] = row_of(chosen["click"].to_numpy().astype(np.int64),
-                                                  chosen["registration"].to_numpy().astype(np.int64))
+    link_row[link_click] = row_of(link_click, link_registration)
     click_of = np.full(n_registrations, -1)
-    click_of[chosen["registration"].to_numpy()] = chosen["click"].to_numpy()
+    click_of[link_registration] = link_click
     # the candidate pairs (a, y) whose click and registration are both linked: trading never changes that set
     pool = np.flatnonzero((link_row[click] >= 0) & (click_of[registration] >= 0)).astype(by_key.dtype)
     by_click, by_registration = _RowsBy(click[pool], pool), _RowsBy(registration[pool], pool)
@@ -263,7 +292,7 @@ def improve_by_trades(eligible: pd.DataFrame, chosen: pd.DataFrame, max_rounds: 
         touched[by_click.rows_of(np.concatenate([a[take], b[take]]))] = True
         touched[by_registration.rows_of(np.concatenate([x[take], y[take]]))] = True
         rows = np.flatnonzero(touched).astype(by_key.dtype)
-    return eligible.iloc[np.sort(link_row[link_row >= 0])]
+    return np.sort(link_row[link_row >= 0])
 
 
 def explain_away(eligible: pd.DataFrame, chosen: pd.DataFrame, rounds: int = 10) -> pd.DataFrame:
@@ -281,14 +310,20 @@ def explain_away(eligible: pd.DataFrame, chosen: pd.DataFrame, rounds: int = 10)
         return chosen
     rival = np.ones(len(eligible), dtype=bool)  # the eligible pairs that are not links
     rival[eligible.index.get_indexer(chosen.index)] = False
-    click = eligible["click"].to_numpy()[rival].astype(np.int64)
-    registration = eligible["registration"].to_numpy()[rival].astype(np.int64)
-    odds = eligible["odds"].to_numpy()[rival]
-    link_click = chosen["click"].to_numpy().astype(np.int64)
-    link_registration = chosen["registration"].to_numpy().astype(np.int64)
-    link_odds = chosen["odds"].to_numpy()
-    fixed = chosen["no_link"].to_numpy() + link_odds + chosen["weak_rivals"].to_numpy()
-    q = chosen["confidence"].to_numpy().copy()
+    return chosen.assign(confidence=explained_away(
+        eligible["click"].to_numpy()[rival], eligible["registration"].to_numpy()[rival],
+        eligible["odds"].to_numpy()[rival], chosen["click"].to_numpy(), chosen["registration"].to_numpy(),
+        chosen["odds"].to_numpy(), chosen["no_link"].to_numpy(), chosen["weak_rivals"].to_numpy(),
+        chosen["confidence"].to_numpy(), rounds))
+
+
+def explained_away(click: np.ndarray, registration: np.ndarray, odds: np.ndarray, link_click: np.ndarray,
+                   link_registration: np.ndarray, link_odds: np.ndarray, link_no_link: np.ndarray,
+                   link_weak_rivals: np.ndarray, link_confidence: np.ndarray, rounds: int = 10) -> np.ndarray:
+    """explain_away on the columns of the rivals (the eligible pairs that are not links) and of the links: the
+    links' confidence."""
+    fixed = link_no_link + link_odds + link_weak_rivals
+    q = link_confidence.copy()
     q_of_click = np.zeros(int(max(click.max(initial=0), link_click.max())) + 1)
     q_of_registration = np.zeros(int(max(registration.max(initial=0), link_registration.max())) + 1)
     for _ in range(rounds):
@@ -300,4 +335,26 @@ def explain_away(eligible: pd.DataFrame, chosen: pd.DataFrame, rounds: int = 10)
         for_click = np.bincount(click, weights=odds * (1 - q_of_registration[registration]),
                                 minlength=len(q_of_click))
         q = link_odds / (fixed + for_registration[link_registration] + for_click[link_click])
-    return chosen.assign(confidence=q)
+    return q
+
+
+def one_to_one_links(pairs: ContestedPairs, tables: CellTables) -> pd.DataFrame:
+    """greedy_one_to_one, improve_by_trades and explain_away on the linker's columns: one row per link (click,
+    registration, log_odds, standalone, confidence), in the pairs' order. The cell tables give the rest of each
+    pair's columns as they are needed, so a day's pairs are never held as a frame of every column."""
+    log_odds = tables.log_odds[pairs.cell]
+    taken = np.flatnonzero(greedy_links(pairs.click, pairs.registration, log_odds))
+    if len(taken):
+        taken = traded_links(pairs.click, pairs.registration, log_odds, pairs.click[taken], pairs.registration[taken])
+    del log_odds
+    rival = np.ones(len(pairs.click), dtype=bool)
+    rival[taken] = False
+    cell = pairs.cell[taken]
+    confidence = pairs.confidence[taken]
+    if len(taken):
+        confidence = explained_away(pairs.click[rival], pairs.registration[rival], tables.odds[pairs.cell[rival]],
+                                    pairs.click[taken], pairs.registration[taken], tables.odds[cell],
+                                    tables.no_link[cell], pairs.weak_rivals[taken], confidence)
+    return pd.DataFrame({"click": pairs.click[taken], "registration": pairs.registration[taken], "cell": cell,
+                         "log_odds": tables.log_odds[cell], "standalone": tables.standalone[cell],
+                         "confidence": confidence})

@@ -10,10 +10,9 @@ import pandas as pd
 from .assign import (
     MAX_CONTENDERS,
     CellTables,
-    eligible_frame,
-    explain_away,
-    greedy_one_to_one,
-    improve_by_trades,
+    ContestedPairs,
+    contested,
+    one_to_one_links,
     strongest_per_registration,
 )
 from .blocks import (
@@ -98,14 +97,13 @@ def link(inputs: MatchInputs, settings: MatchSettings = MatchSettings()) -> Link
 
     tables = CellTables.of(log_odds_table.ravel(), np.repeat(share, N_PATTERNS), settings.min_confidence)
     scored = score_pairs(index, inputs, day_of_registration, np.asarray(day_numbers), tables, settings)
-    chosen = improve_by_trades(scored, greedy_one_to_one(scored, settings.min_confidence))
-    chosen = explain_away(scored, chosen).reset_index(drop=True)
+    chosen = one_to_one_links(scored, tables)
     chosen["match_rule"] = rule_names(chosen["cell"].to_numpy() % N_PATTERNS)
-    return Links(chosen.drop(columns=["cell", "odds", "no_link", "weak_rivals"]), models)
+    return Links(chosen.drop(columns=["cell"]), models)
 
 
 def score_pairs(index: ClickIndex, inputs: MatchInputs, day_of_registration: np.ndarray, day_numbers: np.ndarray,
-                tables: CellTables, settings: MatchSettings) -> pd.DataFrame:
+                tables: CellTables, settings: MatchSettings) -> ContestedPairs:
     """The pairs that may link, in the order candidate_pairs lists them (near pairs by registration, then each
     far kind), with every candidate's odds summed per registration and per click: the near ones counted by
     bin and country, the few far ones listed."""
@@ -139,7 +137,8 @@ def score_pairs(index: ClickIndex, inputs: MatchInputs, day_of_registration: np.
     keep = strongest_per_registration(np.arange(len(found.click)), found.registration, rank_of_click[found.click],
                                       tables.log_odds[found.cell], MAX_CONTENDERS)
     found = CellPairs(found.click[keep], found.registration[keep], found.cell[keep])
-    return eligible_frame(found.click, found.registration, found.cell, tables, of_registration, of_click)
+    return ContestedPairs(found.click, found.registration, found.cell,
+                          *contested(found.click, found.registration, found.cell, tables, of_registration, of_click))
 
 
 def click_near_odds_sums(inputs: MatchInputs, day_numbers: np.ndarray, odds_by_cell: np.ndarray,
