@@ -148,18 +148,22 @@ def click_near_odds_sums(inputs: MatchInputs, day_numbers: np.ndarray, odds_by_c
     registrations = RegistrationIndex(inputs.registration_times, inputs.ip_country, inputs.residency_country)
     out = np.zeros(len(inputs.click_times))
     for rows in blocks(len(out), size):
-        click_times, click_country = inputs.click_times[rows], inputs.click_country[rows]
+        by_time = np.argsort(inputs.click_times[rows], kind="stable")
+        click_times, click_country = inputs.click_times[rows][by_time], inputs.click_country[rows][by_time]
         total = np.zeros(len(click_times))
         for d, number in enumerate(day_numbers):
             start, end = int(number) * DAY_S * MS, (int(number) + 1) * DAY_S * MS
-            # a day no click of the block reaches adds only zeros: skipped
-            if end <= click_times.min() + near_bounds[0] or start >= click_times.max() + near_bounds[-1]:
+            # only the clicks whose near window reaches into the day: the others would add exact zeros (a backfill's
+            # block of clicks spans days, and each day's search would otherwise run over all of them)
+            lo, hi = np.searchsorted(click_times, [start - near_bounds[-1], end - near_bounds[0]], side="right")
+            if lo >= hi:
                 continue
-            counts = registrations.level_counts(click_times, click_country, near_bounds, (start, end))
+            counts = registrations.level_counts(click_times[lo:hi], click_country[lo:hi], near_bounds, (start, end))
             for b in range(counts.shape[1]):
                 for level in range(COUNTRY.n_levels):
-                    total += counts[:, b, level] * odds_by_cell[d * N_PATTERNS + PATTERNS.code(delay=b, country=level)]
-        out[rows] = total
+                    total[lo:hi] += (counts[:, b, level]
+                                     * odds_by_cell[d * N_PATTERNS + PATTERNS.code(delay=b, country=level)])
+        out[np.arange(rows.start, rows.stop)[by_time]] = total
     return out
 
 
