@@ -17,7 +17,9 @@ names, settings and environment variables read from template.yaml (intrinsics re
   - the backfill_days state machine from statemachine/backfill_days.asl.json, substituted likewise, as
     `moto_item_batcher` rewrites it: moto's ASL parser does not know ItemBatcher (see there);
   - the Glue database and tables exactly as the template declares them;
-  - `stack.match_s3`: S3 errors injected into the match function's own session (S3Faults), to test retries.
+  - `stack.match_s3`: S3 errors injected into the match function's own session (S3Faults), to test retries;
+  - `stack.clock`: the time ingest reads for its debounce windows and match_days' Wait state waits for
+    (SimulatedClock); ingest's window is 0 (one execution per file) until a test calls `stack.debounce()`.
 
 S3 event notifications are made what S3 sends for a versioned bucket (s3_events_as_on_aws, active in both
 fixtures): every record carries the object's `versionId` and a `sequencer` (moto sends neither; ours increase
@@ -30,6 +32,10 @@ Glue tables are read back with awswrangler instead), and its Retry really sleeps
 Its states:startExecution integration hands the Task's parameters to boto3 as written (StateMachineArn, Name,
 Input), which boto3 refuses (its names are stateMachineArn, name, input), and answers boto3's names (executionArn,
 startDate) where AWS answers ExecutionArn and StartDate: `sfn_integration_as_on_aws` translates both ways.
+Its Wait with a Timestamp or TimestampPath sleeps in real time until that moment (0 s when it is past), which it
+compares with datetime.now(), the machine's naive local time (right only where that is UTC): the stack patches it to
+wait on `stack.clock` instead (`waits_on_clock`). Its StartExecution of a name already used answers as AWS does: the
+running execution when the input is the same, else ExecutionAlreadyExists.
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ import time
 import traceback
 import zipfile
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Callable
@@ -61,10 +68,12 @@ from moto import mock_aws
 from moto.awslambda.models import LambdaFunction
 from moto.s3 import notifications as s3_notifications
 from moto.s3.models import FakeDeleteMarker, S3Backend
+from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEventException
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import (
     StateTaskServiceSfn,
 )
+from moto.stepfunctions.parser.asl.component.state.wait.wait_function.timestamp import Timestamp
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / "template.yaml"
@@ -342,6 +351,58 @@ def sfn_integration_as_on_aws():
 
 
 # ---------------------------------------------------------------------------------------------------------------------
+# Time: ingest's debounce windows and match_days' Wait state read one clock, which the tests move
+# ---------------------------------------------------------------------------------------------------------------------
+WAIT_REAL_SECONDS = 60  # how long (real time) a Wait may block on a clock no test moves before it fails
+
+
+class SimulatedClock:
+    """The time the ingest function reads (its Runtime's clock, which picks a start's debounce window) and the time
+    match_days' Wait states wait for. It moves only when a test moves it: the test says when a window closes, and a
+    Wait until a moment not reached yet holds its execution's thread meanwhile, as a waiting execution on AWS."""
+
+    def __init__(self, start: datetime):
+        self._now = start
+        self._moved = threading.Condition()
+
+    def now(self) -> datetime:
+        with self._moved:
+            return self._now
+
+    def set(self, moment: datetime) -> datetime:
+        with self._moved:
+            self._now = moment
+            self._moved.notify_all()
+        return moment
+
+    def advance(self, seconds: float) -> datetime:
+        return self.set(self.now() + timedelta(seconds=seconds))
+
+    def wait_until(self, moment: datetime, timeout: float) -> bool:
+        with self._moved:
+            return self._moved.wait_for(lambda: self._now >= moment, timeout)
+
+
+def waits_on_clock(stack: "Stack") -> Callable:
+    """A replacement for moto's Timestamp(Path) wait: the same checks of the timestamp (failing the execution with
+    States.Runtime when it is not an ISO-8601 UTC time), then it records the timestamp in `stack.waits` and blocks
+    until `stack.clock` reaches it (instead of sleeping in real time), and tells moto to wait 0 s more."""
+
+    def wait_seconds(self: Timestamp, env: Any) -> int:
+        self.string.eval(env=env)
+        timestamp = env.stack.pop()
+        moment = self._from_timestamp_string(timestamp=timestamp)  # naive, read from its "Z": UTC
+        if moment is None:
+            raise FailureEventException(self._create_failure_event(env, timestamp))
+        stack.waits.append(timestamp)
+        if not stack.clock.wait_until(moment.replace(tzinfo=timezone.utc), WAIT_REAL_SECONDS):
+            raise TimeoutError(f"the stack's clock did not reach {timestamp} in {WAIT_REAL_SECONDS} s")
+        return 0
+
+    return wait_seconds
+
+
+# ---------------------------------------------------------------------------------------------------------------------
 # The stack
 # ---------------------------------------------------------------------------------------------------------------------
 class ProcessKilled(BaseException):
@@ -380,9 +441,18 @@ class Stack:
     backfill_arn: str = ""  # the backfill_days state machine (as moto_item_batcher rewrites it)
     invocations: list[Invocation] = field(default_factory=list)
     retry_sleeps: list[float] = field(default_factory=list)
+    clock: SimulatedClock = field(default_factory=lambda: SimulatedClock(datetime.now(timezone.utc)))
+    waits: list[str] = field(default_factory=list)  # the timestamps match_days' Wait states waited for, in order
 
     def client(self, service: str):
         return cached_client(self.session, service)
+
+    def debounce(self, seconds: int | None = None) -> int:
+        """Turn on ingest's debounce window: the template's MatchDebounceSeconds (the stack starts with 0, one
+        execution per file, which the tests written before the window count on), or `seconds`. Returns it."""
+        window = int(self.names["MatchDebounceSeconds"]) if seconds is None else seconds
+        self.runtimes["ingest"].match_debounce_seconds = window
+        return window
 
     def upload(self, key: str, body: str | bytes) -> dict:
         """Put a landing object; its notification goes to the ingest queue, and the queue's poller runs ingest.
@@ -624,7 +694,8 @@ def build_stack(session: boto3.Session) -> Stack:
         props = resources[logical]["Properties"]
         created = lambda_client.create_function(
             FunctionName=names[logical], Runtime=globals_["Runtime"], Role=role, Handler=globals_["Handler"],
-            Code={"ZipFile": deployment_zip(folder)}, Timeout=props["Timeout"], MemorySize=props["MemorySize"],
+            Code={"ZipFile": deployment_zip(folder)}, Timeout=props["Timeout"],
+            MemorySize=int(resolve(props["MemorySize"], names)),
             Environment={"Variables": function_env(template, logical, names)})
         assert created["FunctionArn"] == names[f"{logical}.Arn"]
 
@@ -671,15 +742,19 @@ def build_stack(session: boto3.Session) -> Stack:
             runtimes[folder] = Runtime.from_environment(boto3_session=shared_session(folder))
         handlers[names[logical]] = load_handler(folder)
         handlers[names[logical]].RUNTIME = runtimes[folder]
+    assert runtimes["ingest"].match_debounce_seconds == int(names["MatchDebounceSeconds"])  # the template's, read
+    runtimes["ingest"].match_debounce_seconds = 0  # until a test turns it on (Stack.debounce)
 
-    return Stack(session=session, template=template, names=names, landing_bucket=names["LandingBucket"],
-                 lake_bucket=names["LakeBucket"], table_name=names["IdempotencyTable"],
-                 state_table=names["PipelineStateTable"], queue_url=queue_url,
-                 state_machine_arn=arn, ingest_function=names["IngestFunction"],
-                 match_function=names["MatchFunction"], dead_letter_function=names["DeadLetterFunction"],
-                 ingest_queue_url=names["IngestQueue"], ingest_batch_size=int(source["BatchSize"]),
-                 runtimes=runtimes, handlers=handlers,
-                 match_s3=S3Faults(runtimes["match"].boto3_session), backfill_arn=backfill_arn)
+    built = Stack(session=session, template=template, names=names, landing_bucket=names["LandingBucket"],
+                  lake_bucket=names["LakeBucket"], table_name=names["IdempotencyTable"],
+                  state_table=names["PipelineStateTable"], queue_url=queue_url,
+                  state_machine_arn=arn, ingest_function=names["IngestFunction"],
+                  match_function=names["MatchFunction"], dead_letter_function=names["DeadLetterFunction"],
+                  ingest_queue_url=names["IngestQueue"], ingest_batch_size=int(source["BatchSize"]),
+                  runtimes=runtimes, handlers=handlers,
+                  match_s3=S3Faults(runtimes["match"].boto3_session), backfill_arn=backfill_arn)
+    built.runtimes["ingest"].clock = built.clock.now
+    return built
 
 
 def in_process_invoker(stack: Stack) -> Callable:
@@ -736,10 +811,12 @@ def stack(monkeypatch):
         monkeypatch.setattr(LambdaFunction, "_invoke_lambda", in_process_invoker(built))
         # moto's Retry sleeps for real (IntervalSeconds x BackoffRate^n, full jitter): record the delay instead.
         monkeypatch.setattr(retrier_decl, "time", mock.Mock(sleep=built.retry_sleeps.append))
+        monkeypatch.setattr(Timestamp, "_get_wait_seconds", waits_on_clock(built))
         try:
             yield built
         finally:
             built.match_s3.heal()
+            built.clock.set(datetime.max.replace(tzinfo=timezone.utc))  # every Wait ends
             try:
                 built.wait_all()  # no execution thread may outlive the mock
             finally:

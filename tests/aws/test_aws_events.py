@@ -6,6 +6,7 @@ object then."""
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -37,8 +38,9 @@ def landing_body(key: str) -> str:
 
 def test_every_event_file_is_exercised_here():
     covered = {"s3_put_conversions.json", "s3_put_broker.json", "s3_put_broker_encoded_key.json",
-               "s3_put_mapping.json", "state_machine_input.json", "match_day.json", "match_days_batch.json",
-               "dead_letter_record.json", "redrive.json", "dlq_message_ingest.json", "dlq_message_match.json",
+               "s3_put_mapping.json", "state_machine_input.json", "state_machine_input_day.json", "match_day.json",
+               "match_days_batch.json", "dead_letter_record.json", "redrive.json", "dlq_message_ingest.json",
+               "dlq_message_match.json",
                "s3_delete_conversions.json", "scheduled_freshness.json", "sqs_ingest_message.json"}
     assert {p.name for p in EVENTS.glob("*.json")} - NOT_EVENTS == covered
 
@@ -101,6 +103,11 @@ def test_the_match_events_and_the_state_machine_input_run(stack):
     execution = stack.client("stepfunctions").start_execution(
         stateMachineArn=stack.state_machine_arn, input=json.dumps(load("state_machine_input.json", stack)))
     assert stack.wait(execution["executionArn"])["status"] == "SUCCEEDED"
+    day = load("state_machine_input_day.json", stack)
+    stack.clock.set(datetime(2024, 4, 1, 10, 5, 10, tzinfo=timezone.utc))  # the window it names has closed
+    execution = stack.client("stepfunctions").start_execution(
+        stateMachineArn=stack.state_machine_arn, name="day-2024-04-01-20240401T100000Z", input=json.dumps(day))
+    assert stack.wait(execution["executionArn"])["status"] == "SUCCEEDED" and stack.waits == [day["not_before"]]
 
 
 def test_the_dead_letter_record_is_archived_and_queued_and_redrive_takes_both_kinds(stack, monkeypatch):

@@ -282,6 +282,11 @@ def test_no_execution_can_take_all_of_the_match_function_s_concurrency():
     assert backfill + 2 * inline <= match_limit
     # and, without reservations, all of that stays below a new account's quota of 10
     assert backfill + 2 * inline <= 10
+    # Debounced, a file's days run one execution (one match) each, all at once, which a day's two files share in a
+    # window: no more than their two executions would run, and room for a backfill beside them.
+    from bcjourney.match_runs import DEBOUNCE_MAX_DAYS
+
+    assert DEBOUNCE_MAX_DAYS <= 2 * inline and backfill + DEBOUNCE_MAX_DAYS <= min(match_limit, 10)
 
 
 # ---------------------------------------------------------------------------------------------------------------------

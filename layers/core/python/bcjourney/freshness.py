@@ -2,9 +2,11 @@
 
 Every ingest that changes a day's inputs bumps the day's generation (bcjourney.state); a match run that writes the
 day's journeys marks it committed at the generation it read. In between the day is stale, which is normal for the
-minutes matching takes. A day still stale long after its last bump means a change nobody matched: the execution
+minutes matching takes, after the debounce window its execution waits for (MatchDebounceSeconds, at most half the
+grace; bcjourney.match_runs). A day still stale long after its last bump means a change nobody matched: the execution
 that should have matched it failed (and waits in the dead-letter queue), or was never started (ingest bumped the day
-and then failed for good before starting it, StartExecution was refused, the state was edited by hand). The
+and then failed for good before starting it, StartExecution failed, the state was edited by hand; a start merged
+into the day's execution of its debounce window is none of these: that execution matches the day after it). The
 dead-letter alarms see only the first kind; this check sees both, from the one fact that matters, the state of the
 day itself. The freshness Lambda runs it on a schedule and emits the count as a metric, which the `partition-stale`
 alarm watches.

@@ -6,6 +6,8 @@ Environment:
   LAKE_URI                  s3://<lake bucket>[/prefix] on AWS, a folder on one machine (required)
   BCJOURNEY_BUCKET_ROOTS    JSON {bucket name: folder}: the embedded default's landing "buckets"
   MATCH_STATE_MACHINE_ARN   when set, ingest starts this state machine for the days it touched
+  MATCH_DEBOUNCE_SECONDS    ingest's debounce window (bcjourney.match_runs): one execution per day and window for a
+                            file of few days, merging the files of a window; unset, empty or 0: one per file
   IDEMPOTENCY_TABLE         when set, the DynamoDB table in which ingest records each S3 delivery it handled, so a
                             duplicate delivery is not ingested twice; unset or empty (the local runner): off
   DEAD_LETTER_QUEUE_URL     the SQS dead-letter queue the dead-letter handler sends each failed execution to
@@ -96,7 +98,8 @@ class Runtime:
                  state_machine_arn: str | None = None,
                  boto3_session: Any = None,  # a boto3.Session (moto-backed in tests); None: the default session
                  idempotency_table: str | None = None, dead_letter_queue_url: str | None = None,
-                 state_table: str | None = None, *, lake_uri: str | None = None):
+                 state_table: str | None = None, *, lake_uri: str | None = None, match_debounce_seconds: int = 0,
+                 clock: Callable[[], Any] | None = None):  # clock: an aware datetime now; None: the system's
         if lake is None and not lake_uri:
             raise TypeError("Runtime needs a lake (a Storage) or a lake_uri to open it from")
         self._lake = lake
@@ -107,6 +110,8 @@ class Runtime:
         self.idempotency_table = idempotency_table
         self.dead_letter_queue_url = dead_letter_queue_url
         self.state_table = state_table
+        self.match_debounce_seconds = match_debounce_seconds
+        self.clock = clock
         self._idempotency_store: object | None = None
         self._state: PipelineState | None = None
 
@@ -114,7 +119,8 @@ class Runtime:
         lake = self._lake if self._lake is not None else f"<not opened: {self.lake_uri}>"
         return (f"Runtime(lake={lake!r}, bucket_roots={self.bucket_roots!r}, state_machine_arn="
                 f"{self.state_machine_arn!r}, idempotency_table={self.idempotency_table!r}, "
-                f"dead_letter_queue_url={self.dead_letter_queue_url!r}, state_table={self.state_table!r})")
+                f"dead_letter_queue_url={self.dead_letter_queue_url!r}, state_table={self.state_table!r}, "
+                f"match_debounce_seconds={self.match_debounce_seconds!r})")
 
     @property
     def lake(self) -> Storage:
@@ -131,6 +137,8 @@ class Runtime:
 
     @classmethod
     def from_environment(cls, boto3_session: Any = None) -> "Runtime":
+        from .match_runs import debounce_seconds
+
         lake_uri = os.environ.get("LAKE_URI")
         if not lake_uri:
             raise ConfigurationError("LAKE_URI is not set: it names the lake (s3://bucket or a folder)")
@@ -140,7 +148,8 @@ class Runtime:
                    boto3_session=boto3_session,
                    idempotency_table=os.environ.get("IDEMPOTENCY_TABLE") or None,
                    dead_letter_queue_url=os.environ.get("DEAD_LETTER_QUEUE_URL") or None,
-                   state_table=os.environ.get("PIPELINE_STATE_TABLE") or None)
+                   state_table=os.environ.get("PIPELINE_STATE_TABLE") or None,
+                   match_debounce_seconds=debounce_seconds(os.environ.get("MATCH_DEBOUNCE_SECONDS")))
 
     def landing(self, bucket: str) -> Storage:
         from .storage import open_storage
@@ -179,18 +188,49 @@ class Runtime:
                 raise ConfigurationError("PIPELINE_STATE_TABLE is not set: an S3 lake keeps its state in DynamoDB")
         return self._state
 
-    def start_matching(self, days: list[str], batch_id: str) -> str | None:
-        """Start the state machine that matches `days`; returns the execution ARN (None when not configured).
-        The execution is named after the batch (readable in the console), plus a random suffix: a re-ingest of the
-        same key is a new execution."""
+    def start_matching(self, days: list[str], batch_id: str) -> dict[str, list[str]]:
+        """Start the state machine that matches `days` (bcjourney.match_runs says how many executions, named how);
+        returns the execution ARNs, {"started": [...], "merged": [...]}: merged are the starts Step Functions refused
+        because the day's execution of this debounce window exists (it will match this file too). Both are empty
+        when no state machine is configured or there are no days."""
+        from .match_runs import plan_runs
+
+        starts: dict[str, list[str]] = {"started": [], "merged": []}
         if not self.state_machine_arn or not days:
-            return None
-        response = self.client("stepfunctions").start_execution(
-            stateMachineArn=self.state_machine_arn,
-            name=f"{batch_id}-{uuid.uuid4().hex[:16]}"[-80:],
-            input=json.dumps({"days": days, "batch_id": batch_id}),
-        )
-        return response["executionArn"]
+            return starts
+        stepfunctions = self.client("stepfunctions")
+        for run in plan_runs(days, batch_id, now=self._now(), window_seconds=self.match_debounce_seconds,
+                             suffix=uuid.uuid4().hex[:16]):
+            outcome, arn = self._start_run(stepfunctions, run.name, run.input)
+            starts[outcome].append(arn)
+        return starts
+
+    def _now(self) -> Any:
+        """The moment that picks a start's debounce window: the injected clock (tests), else the system's, in UTC."""
+        from datetime import datetime, timezone
+
+        return self.clock() if self.clock is not None else datetime.now(timezone.utc)
+
+    def _start_run(self, stepfunctions: Any, name: str, execution_input: dict) -> tuple[str, str]:
+        """("started" or "merged", the execution's ARN) for one StartExecution."""
+        from datetime import datetime, timezone
+
+        from botocore.exceptions import ClientError
+
+        from .match_runs import execution_arn, returned_an_earlier_start
+
+        assert self.state_machine_arn  # start_matching checked
+        called_at = datetime.now(timezone.utc)  # Step Functions' time, not the injected clock: compared to startDate
+        try:
+            response = stepfunctions.start_execution(stateMachineArn=self.state_machine_arn, name=name,
+                                                     input=json.dumps(execution_input))
+        except ClientError as refused:
+            if refused.response.get("Error", {}).get("Code") != "ExecutionAlreadyExists":
+                raise
+            return "merged", execution_arn(self.state_machine_arn, name)  # another input: an earlier file's
+        if returned_an_earlier_start(response["startDate"], called_at):  # the same input, still running
+            return "merged", response["executionArn"]
+        return "started", response["executionArn"]
 
 
 # --- tracing --------------------------------------------------------------------------------------------------
