@@ -1,6 +1,10 @@
 """Ingest Lambda: S3 landing events -> curated Parquet, quarantine and a quality report per object version, then
 the matching state machine for the days whose rows changed. All domain work is in bcjourney.ingest.
 
+With MATCH_DEBOUNCE_SECONDS, a file of few days starts one execution per day and window (bcjourney.match_runs); a
+later file's start in the window is merged into it (MatchRunsMerged), and the result says which executions the
+file started and which it was merged into (executions_started, executions_merged).
+
 On AWS the events come through an SQS queue (IngestQueue): S3 sends its notifications there, and the function
 reports each failed record back (ReportBatchItemFailures), so only that one returns to the queue, visible again
 after the visibility timeout, which is longer than this function's timeout: an ingest killed mid-run (out of
@@ -20,14 +24,13 @@ the first still runs fails, to be retried later. Without the table (the local ru
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from functools import cache
+from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import unquote_plus
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes import S3Event
-from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from bcjourney.days import affected_days
 from bcjourney.ingest.service import FileRejected
@@ -35,6 +38,14 @@ from bcjourney.ingest.sources import UnknownLandingKey, classify_key
 from bcjourney.ingest.versions import Applied, apply_created, apply_removed
 from bcjourney.partners import UnknownPartner
 from bcjourney.runtime import Runtime, make_tracer
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch import BatchProcessor
+
+# Start-up (#17): Powertools' batch utility (it imports asyncio) and its idempotency utility (its DynamoDB layer
+# imports boto3) are imported where they are used, by the queue's batches and with IDEMPOTENCY_TABLE set: a direct
+# S3 event (sam local, the local runner) needs neither. On Lambda both are used on every call, so the first one
+# pays for them (about 0.1 s; with tracing on less, as the X-Ray patch has imported botocore already).
 
 logger = Logger()
 tracer = make_tracer()  # Powertools' Tracer when tracing is on (Lambda); without the X-Ray SDK when off
@@ -46,7 +57,13 @@ RUNTIME: Runtime | None = None
 # A duplicate S3 delivery comes within minutes, an SQS redelivery after the visibility timeout (hours at most).
 IDEMPOTENCY_EXPIRY_SECONDS = 24 * 3600
 
-processor = BatchProcessor(event_type=EventType.SQS)
+
+@cache
+def sqs_processor() -> BatchProcessor:
+    """The ingest queue's batch processor: built on the first batch, then kept for the container's life."""
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+
+    return BatchProcessor(event_type=EventType.SQS)
 
 
 def apply_delivery(*, runtime: Runtime, delivery: dict, request_id: str) -> dict:
@@ -73,11 +90,13 @@ def apply_delivery(*, runtime: Runtime, delivery: dict, request_id: str) -> dict
     count_metrics(applied)
     match_days = affected_days(applied.days)
     batch_id = applied.result.batch_id if applied.result else f"{applied.action}-{sequencer}"
-    execution = runtime.start_matching(match_days, batch_id)
+    starts = runtime.start_matching(match_days, batch_id)
+    count_match_runs(starts)
     out: dict[str, Any] = {"key": key, "action": applied.action, "sequencer": sequencer,
                            "changed_days": applied.days, "retired_batch": applied.retired_batch,
                            "retracted_rows": applied.retracted_rows, "match_days": match_days,
-                           "execution_arn": execution, "request_id": request_id}
+                           "execution_arn": first_execution(starts), "executions_started": starts["started"],
+                           "executions_merged": starts["merged"], "request_id": request_id}
     if applied.result:
         report = applied.result.report
         out.update(source=applied.result.source, batch_id=batch_id, days=applied.result.days,
@@ -85,6 +104,20 @@ def apply_delivery(*, runtime: Runtime, delivery: dict, request_id: str) -> dict
                    quarantined=report.quarantined, quarantined_by_rule=dict(report.quarantined_by_rule),
                    blank_lines=report.blank_lines)
     return out
+
+
+def first_execution(starts: dict[str, list[str]]) -> str | None:
+    """The execution that matches the file's first day: started by this file, or the one of its day and window."""
+    return next(iter(starts["started"] + starts["merged"]), None)
+
+
+def count_match_runs(starts: dict[str, list[str]]) -> None:
+    """Starts merged into an execution of the same day and debounce window are the debounce working: counted."""
+    if not starts["merged"]:
+        return
+    metrics.add_metric(name="MatchRunsMerged", unit=MetricUnit.Count, value=len(starts["merged"]))
+    logger.info("match runs merged into the executions of their day and window",
+                extra={"merged": starts["merged"], "started": starts["started"]})
 
 
 def count_metrics(applied: Applied) -> None:
@@ -120,6 +153,8 @@ def once_per_delivery(runtime: Runtime, context: LambdaContext) -> Callable[...,
     store = runtime.idempotency_store()
     if store is None:
         return apply_delivery
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+
     config = IdempotencyConfig(expires_after_seconds=IDEMPOTENCY_EXPIRY_SECONDS)
     config.register_lambda_context(context)  # an in-progress record expires with this invocation's timeout
     return idempotent_function(apply_delivery, data_keyword_argument="delivery", persistence_store=store,
@@ -160,7 +195,8 @@ def handle(runtime: Runtime, context: LambdaContext, notification: dict) -> list
             logger.info("duplicate delivery: already applied, not run again",
                         extra={"first_request_id": result["request_id"]})
             metrics.add_metric(name="DuplicateDeliveries", unit=MetricUnit.Count, value=1)
-            result = {**result, "duplicate": True, "execution_arn": None}
+            result = {**result, "duplicate": True, "execution_arn": None, "executions_started": [],
+                      "executions_merged": []}
         results.append(result)
     return results
 
@@ -171,7 +207,9 @@ def summarize(results: list[dict]) -> dict:
     return {"batches": [r for r in fresh if r["action"] == "ingested"],
             "applied": fresh, "duplicates": [r for r in results if r.get("duplicate")],
             "match_days": sorted({d for r in fresh for d in r["match_days"]}),
-            "execution_arn": executions[-1] if executions else None}
+            "execution_arn": executions[-1] if executions else None,
+            "executions_started": [a for r in fresh for a in r.get("executions_started", [])],
+            "executions_merged": [a for r in fresh for a in r.get("executions_merged", [])]}
 
 
 @logger.inject_lambda_context(log_event=False)
@@ -181,9 +219,11 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     runtime = RUNTIME or Runtime.from_environment()
     records = event.get("Records") or []
     if records and records[0].get("eventSource") == "aws:sqs":
+        from aws_lambda_powertools.utilities.batch import process_partial_response
+
         applied: list[dict] = []
         response = process_partial_response(
-            event=event, processor=processor, context=context,
+            event=event, processor=sqs_processor(), context=context,
             record_handler=lambda record: applied.extend(handle(runtime, context, json.loads(record.body))))
         return {**summarize(applied), **response}  # Lambda reads batchItemFailures; the rest is for the log
     summary = summarize(handle(runtime, context, event))

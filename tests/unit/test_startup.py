@@ -1,6 +1,8 @@
 """Lambda start-up (#17), as structure, not timing (the timings are `bcjourney_tools.bench_startup`'s): with tracing
 off a handler imports no X-Ray SDK; with tracing on (Lambda, `Tracing: Active`) it gets Powertools' real Tracer,
-which traces; the freshness handler, which never reads the lake, loads no storage adapter (pandas, pyarrow).
+which traces; the freshness handler, which never reads the lake, loads no storage adapter (pandas, pyarrow); no
+handler imports what only some of its calls need (ingest: Powertools' idempotency and batch utilities, boto3) or
+what none needs (awswrangler, DuckDB, pyarrow.dataset, pydantic, ...) at import.
 
 Each check runs in a fresh interpreter: what a module imports is only visible before anything else imported it."""
 
@@ -57,6 +59,73 @@ def test_tracing_on_lambda_uses_powertools_tracer(handler: str) -> None:
     result = run_fresh(LOADED, handler, LAMBDA_TASK_ROOT=str(ROOT / "functions" / handler))
     assert result["tracer"] == "aws_lambda_powertools.tracing.tracer.Tracer"
     assert "aws_xray_sdk" in result["loaded"]
+
+
+# What importing each handler must not load (#17): what only some of its invocations need is imported on first
+# use, and what none of them needs is never imported. By full module name, so a submodule counts too. Tracing on
+# or off alike: Powertools' Tracer adds the X-Ray SDK and botocore, none of these (but asyncio, for its async
+# recorder, so that one is checked with tracing off only).
+NEVER_AT_IMPORT = ("awswrangler", "duckdb", "pyarrow.dataset", "pydantic", "jsonschema", "fastjsonschema")
+INGEST_ONLY = ("rapidfuzz", "pycountry", "bcjourney.normalize")  # the normalizers: no other handler uses them
+DEFERRED = {
+    # idempotency (and the boto3 its DynamoDB layer imports) only with IDEMPOTENCY_TABLE set; the batch utility
+    # (and the asyncio it imports) only for the ingest queue's batches, not a direct S3 event (sam local, the runner)
+    "ingest": ("boto3", "aws_lambda_powertools.utilities.idempotency", "aws_lambda_powertools.utilities.batch",
+               "asyncio"),
+    "match": ("boto3", *INGEST_ONLY),  # the storage adapters' S3 side (awswrangler, boto3) opens with the lake
+    "redrive": ("pandas", "pyarrow", "numpy", "bcjourney.storage", *INGEST_ONLY),
+    "dead_letter": ("boto3", *INGEST_ONLY),
+    "freshness": ("boto3", "pandas", "pyarrow", "numpy", "bcjourney.storage", *INGEST_ONLY),
+}
+MODULES = "import json, sys\nimport app\nprint(json.dumps({'modules': sorted(sys.modules)}))"
+
+
+@pytest.mark.parametrize("handler", HANDLERS)
+@pytest.mark.parametrize("traced", [False, True], ids=["untraced", "traced"])
+def test_handler_import_defers_what_only_some_calls_need(handler: str, traced: bool) -> None:
+    env = {"LAMBDA_TASK_ROOT": str(ROOT / "functions" / handler), **({} if traced else
+                                                                      {"POWERTOOLS_TRACE_DISABLED": "true"})}
+    modules = set(run_fresh(MODULES, handler, **env)["modules"])
+    unwanted = (*NEVER_AT_IMPORT, *(m for m in DEFERRED[handler] if not (traced and m == "asyncio")))
+    assert sorted(m for m in modules if m in unwanted or m.startswith(tuple(f"{u}." for u in unwanted))) == []
+
+
+def test_ingest_loads_the_batch_and_idempotency_utilities_where_needed() -> None:
+    """A direct S3 event without an idempotency table (the local runner, `sam local invoke -e`) needs neither
+    Powertools utility; the queue's batch loads the batch utility, a table the idempotency one (each once)."""
+    code = """
+import json, sys
+import app
+from bcjourney.runtime import Runtime
+
+class Context:
+    function_name, memory_limit_in_mb, aws_request_id = "f", 128, "r"
+    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:f"
+    def get_remaining_time_in_millis(self):
+        return 60000
+
+BATCH, IDEMPOTENCY = "aws_lambda_powertools.utilities.batch", "aws_lambda_powertools.utilities.idempotency"
+notification = {"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put", "s3": {
+    "bucket": {"name": "landing"}, "object": {"key": "broker/acme/", "sequencer": "01"}}}]}  # a folder marker
+app.RUNTIME = Runtime(lake_uri=sys.argv[1])
+seen = {}
+seen["direct"] = [app.lambda_handler(notification, Context())["applied"][0]["action"],
+                  BATCH in sys.modules, IDEMPOTENCY in sys.modules]
+queued = {"Records": [{"messageId": "m1", "receiptHandle": "h", "body": json.dumps(notification), "attributes": {},
+                       "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
+                       "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:q", "awsRegion": "eu-west-1"}]}
+first = app.sqs_processor()
+seen["queued"] = [app.lambda_handler(queued, Context())["batchItemFailures"], BATCH in sys.modules,
+                  IDEMPOTENCY in sys.modules, app.sqs_processor() is first]
+app.RUNTIME.idempotency_table = "idempotency"
+app.once_per_delivery(app.RUNTIME, Context())
+seen["with a table"] = [IDEMPOTENCY in sys.modules]
+print(json.dumps(seen))
+"""
+    lake = ROOT / "build" / "no-lake"
+    result = run_fresh(code.replace("sys.argv[1]", repr(str(lake))), "ingest", POWERTOOLS_TRACE_DISABLED="true")
+    assert result == {"direct": ["ignored", False, False], "queued": [[], True, False, True],
+                      "with a table": [True]}
 
 
 def test_traced_handler_records_its_subsegment() -> None:
