@@ -255,15 +255,18 @@ def strongest_cells(counts: dict[str, np.ndarray], levels: dict[str, np.ndarray]
     cells = np.stack([day.astype(np.int64)[:, None] * N_PATTERNS
                       + PATTERNS.code(delay=np.arange(n_bins)[None, :], country=levels[group][:, None])
                       for group in GROUPS], axis=2)  # registration x bin x group
-    ok = eligible_by_cell[cells]
-    strength = np.where(ok, log_odds_by_cell[cells], -np.inf).reshape(n, -1)
-    n_pairs = np.where(ok, np.stack([counts[group] for group in GROUPS], axis=2), 0).reshape(n, -1)
+    wanted = eligible_by_cell[cells]
+    n_pairs = np.where(wanted, np.stack([counts[group] for group in GROUPS], axis=2), 0).reshape(n, -1)
+    # only a registration with more eligible pairs than the limit has cells to leave out: the others keep them all
+    crowded = np.flatnonzero(n_pairs.sum(axis=1) > limit)
+    if not len(crowded):
+        return {group: wanted[:, :, g] for g, group in enumerate(GROUPS)}
+    strength = np.where(wanted[crowded], log_odds_by_cell[cells[crowded]], -np.inf).reshape(len(crowded), -1)
     order = np.argsort(-strength, axis=1, kind="stable")
-    reached = np.cumsum(np.take_along_axis(n_pairs, order, axis=1), axis=1) >= limit
-    at = np.argmax(reached, axis=1)
-    threshold = np.where(reached[np.arange(n), at], np.take_along_axis(strength, order, axis=1)[np.arange(n), at],
-                         -np.inf)
-    wanted = ok & (strength >= threshold[:, None]).reshape(ok.shape)
+    reached = np.cumsum(np.take_along_axis(n_pairs[crowded], order, axis=1), axis=1) >= limit
+    at = np.argmax(reached, axis=1)[:, None]
+    threshold = np.take_along_axis(np.take_along_axis(strength, order, axis=1), at, axis=1)
+    wanted[crowded] &= (strength >= threshold).reshape(len(crowded), *wanted.shape[1:])
     return {group: wanted[:, :, g] for g, group in enumerate(GROUPS)}
 
 

@@ -28,7 +28,7 @@ SAMPLE = 20_000  # registrations per group used for the estimate (every k-th): e
 # fewer registrations are sampled (every k-th of them); the peak's z falls as 1 / density then, still near 10 at
 # 1M clicks a day. The days seen so far (at most some 60M pairs) are never thinned.
 MAX_PAIRS = 200_000_000
-PAIRS_PER_CHUNK = 1 << 22  # the lags are counted this many pairs at a time: memory follows the chunk, not the day
+PAIRS_PER_CHUNK = 1 << 17  # lags counted at a time: memory follows the chunk, not the day, and 1 MB arrays stay in cache
 _COUNTRY_SHIFT = 42  # keys = country << 42 | epoch ms: ms stay below 2**42 until the year 2109
 
 
