@@ -35,8 +35,9 @@ N_PATTERNS = PATTERNS.size
 # Rows per block: large enough that numpy's per-call cost vanishes, small enough that the (rows x bins) counts of
 # a block stay at tens of MB
 BLOCK_ROWS = 1 << 17
-# Near pairs listed at a time, at most: on a busy day a block of registrations is cut shorter, so the listing's
-# memory stays at a few hundred MB whatever the density (every near click of any country is listed)
+# Near pairs listed at a time, at most (counted as every near click of every country, an upper bound on what
+# eligible_near_pairs lists): on a busy day a block of registrations is cut shorter, so the listing's memory stays
+# at a few hundred MB whatever the density
 NEAR_PAIRS_PER_BLOCK = 1 << 22
 
 GROUPS = ("ip", "residency", "no_country", "other")  # the clicks of a registration's window, by country
@@ -75,7 +76,7 @@ def blocks_by_weight(weights: np.ndarray, max_rows: int, max_weight: int) -> Ite
 
 
 def near_click_counts(index: ClickIndex, registration_times: np.ndarray, window: Window) -> np.ndarray:
-    """Per registration, the clicks of every country in its near window: the pairs a block of them lists."""
+    """Per registration, the clicks of every country in its near window: at most the pairs a block of them lists."""
     return (np.searchsorted(index.times, registration_times + window.after_s * MS, side="right")
             - np.searchsorted(index.times, registration_times - window.any_country_below_s * MS, side="right"))
 

@@ -117,19 +117,6 @@ def near_pairs(index: ClickIndex, registration_times: np.ndarray, window: Window
     return Candidates(index.by_time[near.click], near.registration, near.delay_ms)
 
 
-def near_pairs_of_country(index: ClickIndex, registration_times: np.ndarray, country: np.ndarray,
-                          window: Window) -> Candidates:
-    """The near pairs whose click is of the given country (one per registration; -1: none), found in the
-    (country, time) order, so a busy second of other countries costs nothing."""
-    has = np.flatnonzero(country >= 0).astype(np.int32)
-    keys = country_keys(country[has], registration_times[has])
-    lo = np.searchsorted(index.country_keys, keys - (window.any_country_below_s * MS - 1), side="left")
-    hi = np.searchsorted(index.country_keys, keys + window.after_s * MS, side="right")
-    click = index.by_country[positions_in_runs(lo, hi - lo, np.int32)]
-    registration = np.repeat(has, hi - lo)
-    return Candidates(click, registration, registration_times[registration] - index.click_times[click])
-
-
 def far_kinds(window: Window) -> list[tuple[str, int]]:
     """The far candidates' kinds, in the order candidate_pairs lists them: (country group, k-th nearest)."""
     return [(group, k) for group in ("ip", "residency") for k in range(1, window.nearest_same_country + 1)]
