@@ -66,8 +66,8 @@ def eligible_pairs(click: np.ndarray, registration: np.ndarray, cell: np.ndarray
     """
     tables = CellTables.of(log_odds_by_cell, share_explained_by_cell, min_confidence)
     odds = tables.odds[cell]
-    rivals_of_registration = np.bincount(registration, weights=odds)
-    rivals_of_click = np.bincount(click, weights=odds)
+    rivals_of_registration = summed_by(registration, odds)
+    rivals_of_click = summed_by(click, odds)
     chosen = np.flatnonzero(tables.eligible[cell])
     chosen = strongest_per_registration(chosen, registration, click, tables.log_odds[cell], MAX_CONTENDERS)
     return eligible_frame(click[chosen], registration[chosen], cell[chosen], tables, rivals_of_registration,
